@@ -1,0 +1,58 @@
+# Keyhouse: `make run` serves the app on SQLite, `make test` runs the whole test suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+TEST_ENV := DJANGO_SECRET_KEY=test-secret-key-not-for-production DJANGO_DEBUG=false KEYHOUSE_HTTPS=false
+RUN_ENV := DJANGO_SECRET_KEY="$$(cat var/secret_key)" KEYHOUSE_HTTPS=false DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1
+
+.PHONY: run static test test-fast lint format bench chromium deps deps-dev
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.deps: requirements.lock | $(VENV)/bin/python
+	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+	touch $@
+
+$(VENV)/.deps-dev: requirements-dev.lock | $(VENV)/bin/python
+	$(PY) -m pip install -q --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	touch $@ $(VENV)/.deps
+
+deps: $(VENV)/.deps
+deps-dev: $(VENV)/.deps-dev
+
+var/secret_key:
+	mkdir -p var
+	$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+	chmod 600 $@
+
+run: deps var/secret_key
+	$(RUN_ENV) $(PY) manage.py migrate --no-input
+	$(RUN_ENV) $(PY) manage.py ensure_admin
+	$(RUN_ENV) $(PY) manage.py collectstatic --no-input -v0
+	$(RUN_ENV) $(VENV)/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile -
+
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+# Tests run against collected, hashed static files, exactly as production serves them.
+static: deps-dev
+	$(TEST_ENV) $(PY) manage.py collectstatic --no-input -v0
+
+test: static chromium
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: static
+	$(TEST_ENV) $(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+lint: deps-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: deps-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: deps-dev
+	$(PY) bench/run.py

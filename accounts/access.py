@@ -1,0 +1,137 @@
+"""The one place that decides who may see and do what.
+
+Every org-owned lookup goes through ``scoped_get`` (another org's object is a 404, exactly
+like a missing one) and every role decision through ``require_role`` / ``check_role_ceiling``.
+UI views get their ``Identity`` from ``org_view``; API views from ``accounts.api_auth``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, Literal, TypeVar
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse
+
+from accounts.models import Membership, Organization, User
+from accounts.roles import Role
+
+IdentityKind = Literal["user", "service-account", "api-key"]
+ModelT = TypeVar("ModelT", bound=models.Model)
+
+ROLE_CEILING_MESSAGE = "Cannot assign a role higher than user's role"
+MAX_DB_ID = 2**63 - 1
+
+
+class RoleCeilingExceeded(PermissionDenied):
+    def __init__(self) -> None:
+        super().__init__(ROLE_CEILING_MESSAGE)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who is acting, in which org, with which role; the same for browser and API callers."""
+
+    kind: IdentityKind
+    org: Organization
+    role: Role
+    user: User | None = None
+    credential: Any = None  # the ServiceAccount or ApiKey behind a token
+    is_server_admin: bool = False
+
+    def has_role(self, role: Role) -> bool:
+        return self.is_server_admin or Role(self.role).includes(role)
+
+
+def identity_for_user(user: User, org: Organization) -> Identity | None:
+    """The user's identity in ``org``, or None if they are not a member.
+
+    Server admins act as Admin in every org, member or not.
+    """
+    membership = Membership.objects.filter(user=user, org=org).only("role").first()
+    if membership is None and not user.is_superuser:
+        return None
+    return Identity(
+        kind="user",
+        org=org,
+        role=Role(membership.role) if membership else Role.ADMIN,
+        user=user,
+        is_server_admin=user.is_superuser,
+    )
+
+
+def current_identity(user: User) -> Identity | None:
+    """The user's identity in their current org, falling back to their first org."""
+    if user.current_org is not None:
+        identity = identity_for_user(user, user.current_org)
+        if identity is not None:
+            return identity
+    org = orgs_for_user(user).order_by("pk").first()
+    return identity_for_user(user, org) if org is not None else None
+
+
+def orgs_for_user(user: User) -> models.QuerySet[Organization]:
+    if user.is_superuser:
+        return Organization.objects.all()
+    return Organization.objects.filter(memberships__user=user)
+
+
+def require_role(identity: Identity, role: Role) -> None:
+    if not identity.has_role(role):
+        raise PermissionDenied(f"This requires the {Role(role).label} role in {identity.org}.")
+
+
+def check_role_ceiling(identity: Identity, role: Role) -> None:
+    """Nobody hands out a role above their own."""
+    if not identity.is_server_admin and not Role(identity.role).includes(role):
+        raise RoleCeilingExceeded()
+
+
+def assignable_roles(identity: Identity) -> list[Role]:
+    return [role for role in Role if identity.is_server_admin or identity.role.includes(role)]
+
+
+def parse_id(value: object) -> int:
+    """A database id from a URL or body, or Http404 for anything that cannot be one."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise Http404 from None
+    if not 0 < number <= MAX_DB_ID:
+        raise Http404
+    return number
+
+
+def scoped_get(identity: Identity, queryset: models.QuerySet[ModelT], pk: object) -> ModelT:
+    """Fetch an org-owned object by id within the caller's org; otherwise 404."""
+    obj = queryset.filter(org=identity.org, pk=parse_id(pk)).first()
+    if obj is None:
+        raise Http404
+    return obj
+
+
+def org_view(min_role: Role = Role.ADMIN) -> Callable:
+    """Decorate a browser view: signed in, member of an org, holding at least ``min_role``.
+
+    Sets ``request.identity``; a too-low role gets the friendly 403 page.
+    """
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            identity = current_identity(request.user)
+            if identity is None:
+                raise PermissionDenied("You are not a member of any organization yet.")
+            request.identity = identity
+            require_role(identity, min_role)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

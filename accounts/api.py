@@ -1,0 +1,120 @@
+"""Grafana-compatible identity and server-admin endpoints (DESIGN §6)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError, connection
+from django.db.models import Q
+from django.http import HttpRequest, JsonResponse
+
+from accounts.access import check_role_ceiling, parse_id
+from accounts.api_base import ApiError, api_view, field, parse_json_object, role_field
+from accounts.models import Organization, User
+from accounts.roles import Role
+from accounts.services import Conflict, membership_add, org_create, user_create
+
+
+def _require_server_admin(request: HttpRequest) -> None:
+    if not request.identity.is_server_admin:
+        raise PermissionDenied("Permission denied: server admin only")
+
+
+def _validation_message(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+@api_view(["GET"], authenticated=False)
+def health(request: HttpRequest) -> JsonResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        database = "ok"
+    except DatabaseError:
+        database = "failing"
+    return JsonResponse(
+        {"database": database, "version": settings.KEYHOUSE_VERSION},
+        status=200 if database == "ok" else 503,
+    )
+
+
+@api_view(["GET"])
+def current_org(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(request.identity.org.to_api())
+
+
+@api_view(["GET"])
+def current_user(request: HttpRequest) -> JsonResponse:
+    identity = request.identity
+    if identity.user is None:
+        raise ApiError(403, "Only users have a user profile; this credential is not a user")
+    return JsonResponse(identity.user.to_api(identity.org))
+
+
+@api_view(["GET", "POST"])
+def orgs(request: HttpRequest) -> JsonResponse:
+    _require_server_admin(request)
+    if request.method == "POST":
+        data = parse_json_object(request)
+        name = field(data, "name", str, required=True)
+        try:
+            org = org_create(name=name, creator=request.identity.user)
+        except ValidationError as exc:
+            raise ApiError(400, _validation_message(exc)) from None
+        except Conflict as exc:
+            raise ApiError(409, str(exc)) from None
+        return JsonResponse({"orgId": org.pk, "message": "Organization created"})
+    queryset = Organization.objects.all()
+    query = request.GET.get("query", "").strip()
+    if query:
+        queryset = queryset.filter(name__icontains=query)
+    return JsonResponse([{"id": org.pk, "name": org.name} for org in queryset], safe=False)
+
+
+@api_view(["POST"])
+def admin_create_user(request: HttpRequest) -> JsonResponse:
+    _require_server_admin(request)
+    data = parse_json_object(request)
+    org = None
+    org_id = field(data, "OrgId", int)
+    if org_id is not None:
+        org = Organization.objects.filter(pk=parse_id(org_id)).first()
+        if org is None:
+            raise ApiError(404, "Organization not found")
+    try:
+        user = user_create(
+            login=field(data, "login", str, default=""),
+            email=field(data, "email", str, default=""),
+            name=field(data, "name", str, default=""),
+            password=field(data, "password", str, required=True),
+            org=org,
+        )
+    except ValidationError as exc:
+        raise ApiError(400, _validation_message(exc)) from None
+    except Conflict as exc:
+        raise ApiError(409, str(exc)) from None
+    return JsonResponse({"id": user.pk, "message": "User created"})
+
+
+@api_view(["POST"])
+def org_add_user(request: HttpRequest, org_id: str) -> JsonResponse:
+    identity = request.identity
+    org = Organization.objects.filter(pk=parse_id(org_id)).first()
+    if org is None or not (identity.is_server_admin or identity.org == org):
+        raise ApiError(404, "Organization not found")
+    if not identity.has_role(Role.ADMIN):
+        raise PermissionDenied("Permission denied: org Admin only")
+    data = parse_json_object(request)
+    login = field(data, "loginOrEmail", str, required=True).strip()
+    role = role_field(data)
+    check_role_ceiling(identity, role)
+    user = (
+        User.objects.filter(Q(username=login) | Q(email__iexact=login)).first() if login else None
+    )
+    if user is None:
+        raise ApiError(404, "User not found")
+    try:
+        membership_add(org=org, user=user, role=role)
+    except Conflict as exc:
+        raise ApiError(409, str(exc)) from None
+    return JsonResponse({"message": "User added to organization", "userId": user.pk})

@@ -1,0 +1,146 @@
+"""Credentials on the HTTP API: parse the Authorization header, ask each backend in
+``settings.KEYHOUSE_CREDENTIAL_BACKENDS`` in turn, and produce an ``Identity``.
+
+A backend is a class with ``authenticate(request, credentials, org_id) -> Identity | None``:
+it returns None for credentials that are not its kind and raises ``AuthenticationFailed`` for
+ones that are its kind but must be refused. The API never looks at the session cookie.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal, Protocol
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.http import HttpRequest
+from django.utils.module_loading import import_string
+
+from accounts.access import MAX_DB_ID, Identity, current_identity, identity_for_user
+from accounts.models import Organization, User
+
+logger = logging.getLogger("keyhouse.auth")
+
+API_KEY_USERNAME = "api_key"
+INVALID_API_KEY = "Invalid API key"
+
+
+class AuthenticationFailed(Exception):
+    """Refuse the request. ``reason`` goes to the server log only; ``message`` to the client."""
+
+    def __init__(self, reason: str, *, message: str = INVALID_API_KEY, status: int = 401):
+        super().__init__(reason)
+        self.reason = reason
+        self.message = message
+        self.status = status
+
+
+class BadOrgHeader(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    scheme: Literal["bearer", "basic"]
+    secret: str
+    username: str = ""
+
+    @property
+    def is_token(self) -> bool:
+        """A bearer token, or Grafana's Basic ``api_key:<token>`` form of one."""
+        return self.scheme == "bearer" or self.username == API_KEY_USERNAME
+
+
+class CredentialBackend(Protocol):
+    def authenticate(
+        self, request: HttpRequest, credentials: Credentials, org_id: int | None
+    ) -> Identity | None: ...
+
+
+def parse_authorization(header: str) -> Credentials | None:
+    """None when there is no header; AuthenticationFailed when it cannot be read."""
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    if not value:
+        raise AuthenticationFailed("authorization header without a value")
+    if scheme.lower() == "bearer":
+        return Credentials("bearer", value)
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise AuthenticationFailed("basic credentials are not base64 of UTF-8") from None
+        username, colon, password = decoded.partition(":")
+        if not colon:
+            raise AuthenticationFailed("basic credentials without a colon")
+        return Credentials("basic", password, username)
+    raise AuthenticationFailed(f"unsupported authorization scheme {scheme[:20]!r}")
+
+
+def requested_org_id(request: HttpRequest) -> int | None:
+    raw = request.headers.get("X-Grafana-Org-Id", "").strip()
+    if not raw:
+        return None
+    try:
+        org_id = int(raw)
+    except ValueError:
+        raise BadOrgHeader("X-Grafana-Org-Id must be a numeric organization id") from None
+    if not 0 < org_id <= MAX_DB_ID:
+        raise BadOrgHeader("X-Grafana-Org-Id must be a numeric organization id")
+    return org_id
+
+
+@cache
+def credential_backends() -> tuple[CredentialBackend, ...]:
+    return tuple(import_string(path)() for path in settings.KEYHOUSE_CREDENTIAL_BACKENDS)
+
+
+def authenticate_request(request: HttpRequest) -> Identity:
+    """The caller's identity, or AuthenticationFailed (or BadOrgHeader)."""
+    credentials = parse_authorization(request.headers.get("Authorization", ""))
+    if credentials is None:
+        raise AuthenticationFailed("no credentials", message="Unauthorized")
+    org_id = requested_org_id(request)
+    for backend in credential_backends():
+        identity = backend.authenticate(request, credentials, org_id)
+        if identity is not None:
+            return identity
+    raise AuthenticationFailed("no credential backend accepted the credentials")
+
+
+class UserPasswordBackend:
+    """HTTP Basic ``<login>:<password>`` for users, throttled like the sign-in page."""
+
+    def authenticate(
+        self, request: HttpRequest, credentials: Credentials, org_id: int | None
+    ) -> Identity | None:
+        if credentials.scheme != "basic" or credentials.is_token:
+            return None
+        user = authenticate(request, username=credentials.username, password=credentials.secret)
+        if getattr(request, "axes_locked_out", False):
+            raise AuthenticationFailed(
+                "user locked out after repeated failures",
+                message="Too many consecutive incorrect login attempts; try again later.",
+                status=429,
+            )
+        if not isinstance(user, User):
+            raise AuthenticationFailed(
+                "wrong username or password", message="Invalid username or password"
+            )
+        if org_id is None:
+            identity = current_identity(user)
+        else:
+            org = Organization.objects.filter(pk=org_id).first()
+            identity = identity_for_user(user, org) if org is not None else None
+        if identity is None:
+            raise AuthenticationFailed(
+                f"user {user.pk} is not a member of org {org_id}",
+                message="You are not a member of the requested organization",
+            )
+        return identity

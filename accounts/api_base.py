@@ -1,0 +1,115 @@
+"""Plumbing shared by every JSON endpoint: one decorator for method, authentication, role
+and error handling, and one body parser. Errors always look like ``{"message": "…"}``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from accounts.access import require_role
+from accounts.api_auth import AuthenticationFailed, BadOrgHeader, authenticate_request
+from accounts.roles import Role
+
+logger = logging.getLogger("keyhouse.auth")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_response(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"message": message}, status=status)
+
+
+def api_view(
+    methods: Iterable[str], *, authenticated: bool = True, min_role: Role | None = None
+) -> Callable:
+    """Mark a JSON endpoint. The API authenticates by the Authorization header only, never
+    by the session cookie, which is why it is safe to exempt it from CSRF checks."""
+    allowed = frozenset(methods)
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in allowed:
+                response = error_response(405, "Method not allowed")
+                response["Allow"] = ", ".join(sorted(allowed))
+                return response
+            try:
+                if authenticated:
+                    request.identity = authenticate_request(request)
+                    if min_role is not None:
+                        require_role(request.identity, min_role)
+                return view(request, *args, **kwargs)
+            except AuthenticationFailed as exc:
+                logger.warning("API authentication refused: %s", exc.reason)
+                return error_response(exc.status, exc.message)
+            except BadOrgHeader as exc:
+                return error_response(400, str(exc))
+            except ApiError as exc:
+                return error_response(exc.status, exc.message)
+            except Http404:
+                return error_response(404, "Not found")
+            except PermissionDenied as exc:
+                return error_response(403, str(exc) or "Permission denied")
+            except RequestDataTooBig:
+                return error_response(413, "Request body too large")
+
+        return wrapper
+
+    return decorator
+
+
+def parse_json_object(request: HttpRequest) -> dict[str, Any]:
+    """The request body as a JSON object, or ApiError 400."""
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "Bad request data: body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "Bad request data: expected a JSON object")
+    return data
+
+
+def field(
+    data: dict[str, Any],
+    name: str,
+    kind: type | tuple[type, ...],
+    *,
+    required: bool = False,
+    default: Any = None,
+) -> Any:
+    """``data[name]`` if it has the given type (bools are not integers here)."""
+    if name not in data or data[name] is None:
+        if required:
+            raise ApiError(400, f"Bad request data: {name} is required")
+        return default
+    value = data[name]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        raise ApiError(400, f"Bad request data: {name} has the wrong type")
+    if not isinstance(value, kinds):
+        raise ApiError(400, f"Bad request data: {name} has the wrong type")
+    return value
+
+
+def role_field(data: dict[str, Any], name: str = "role", *, default: Role | None = None) -> Role:
+    raw = field(data, name, str, required=default is None)
+    if raw is None:
+        return default  # type: ignore[return-value]
+    try:
+        return Role(raw)
+    except ValueError:
+        choices = ", ".join(role.value for role in Role)
+        raise ApiError(400, f"Invalid role {raw!r}: must be one of {choices}") from None

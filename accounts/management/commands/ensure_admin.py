@@ -1,0 +1,42 @@
+import os
+import secrets
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts.models import MAIN_ORG_ID, Membership, Organization, User
+from accounts.roles import Role
+
+
+class Command(BaseCommand):
+    help = (
+        "Make sure the first server admin exists: $KEYHOUSE_ADMIN_USER (default 'admin') with "
+        "$KEYHOUSE_ADMIN_PASSWORD, or a generated password printed once. Never resets an "
+        "existing admin's password."
+    )
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        username = os.environ.get("KEYHOUSE_ADMIN_USER", "").strip() or "admin"
+        password = os.environ.get("KEYHOUSE_ADMIN_PASSWORD", "")
+        org = Organization.objects.filter(pk=MAIN_ORG_ID).first()
+        if org is None:
+            raise CommandError("Main Org. is missing: run `manage.py migrate` first.")
+        if User.objects.filter(username=username).exists():
+            self.stdout.write(f"Admin user '{username}' already exists; nothing to do.")
+            return
+        generated = not password
+        if generated:
+            password = secrets.token_urlsafe(18)
+        user = User(username=username, is_superuser=True, is_staff=True, current_org=org)
+        user.set_password(password)
+        user.save()
+        Membership.objects.create(org=org, user=user, role=Role.ADMIN)
+        self.stdout.write(
+            self.style.SUCCESS(f"Created server admin '{username}' in org '{org.name}'.")
+        )
+        if generated:
+            # Printed once, to the operator's terminal only; it is stored as an Argon2 hash.
+            self.stdout.write(
+                self.style.WARNING(f"Generated password (shown only now): {password}")
+            )

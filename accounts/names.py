@@ -1,0 +1,16 @@
+import re
+import unicodedata
+
+
+def name_key(name: str) -> str:
+    """The form two names are compared in: trimmed, NFKC-normalised, case-folded.
+
+    Stored in a uniquely-indexed column because the databases' own ``lower()`` differs
+    (SQLite's folds ASCII only).
+    """
+    return unicodedata.normalize("NFKC", name.strip()).casefold()
+
+
+def login_slug(name: str) -> str:
+    """Grafana's login slug: lower-case, runs of spaces become one dash."""
+    return re.sub(r"\s+", "-", name.strip().lower())

@@ -1,0 +1,82 @@
+"""Personas shared by every test: two orgs and one user per role."""
+
+import base64
+
+import pytest
+from django.test import Client
+
+from accounts.models import Membership, Organization, User
+from accounts.roles import Role
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def make_user(username: str, org: Organization | None, role: Role | None, **extra) -> User:
+    user = User(username=username, email=f"{username}@example.com", current_org=org, **extra)
+    user.set_password(PASSWORD)
+    user.save()
+    if org is not None and role is not None:
+        Membership.objects.create(org=org, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def org(db) -> Organization:
+    return Organization.objects.create(name="Acme")
+
+
+@pytest.fixture
+def other_org(db) -> Organization:
+    return Organization.objects.create(name="Globex")
+
+
+@pytest.fixture
+def admin(org) -> User:
+    return make_user("alice", org, Role.ADMIN)
+
+
+@pytest.fixture
+def editor(org) -> User:
+    return make_user("eddie", org, Role.EDITOR)
+
+
+@pytest.fixture
+def viewer(org) -> User:
+    return make_user("vera", org, Role.VIEWER)
+
+
+@pytest.fixture
+def no_role(org) -> User:
+    return make_user("nobody", org, Role.NONE)
+
+
+@pytest.fixture
+def outsider(other_org) -> User:
+    """An Admin, but of the other org."""
+    return make_user("oscar", other_org, Role.ADMIN)
+
+
+@pytest.fixture
+def server_admin(db) -> User:
+    return make_user("root", None, None, is_superuser=True, is_staff=True)
+
+
+def signed_in(user: User, **kwargs) -> Client:
+    client = Client(**kwargs)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def admin_client(admin) -> Client:
+    return signed_in(admin)
+
+
+def basic_auth(username: str, password: str = PASSWORD) -> dict[str, str]:
+    raw = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"HTTP_AUTHORIZATION": f"Basic {raw}"}
