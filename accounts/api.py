@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 
-from accounts.access import check_role_ceiling, parse_id
+from accounts.access import check_role_ceiling, parse_id, scoped_get
 from accounts.api_base import ApiError, api_view, field, parse_json_object, role_field
-from accounts.models import Organization, User
+from accounts.models import Organization, ServiceAccount, User, service_account_listing
 from accounts.roles import Role
-from accounts.services import Conflict, membership_add, org_create, user_create
+from accounts.services import (
+    Conflict,
+    membership_add,
+    org_create,
+    service_account_create,
+    service_account_delete,
+    service_account_update,
+    user_create,
+)
 
 
 def _require_server_admin(request: HttpRequest) -> None:
@@ -118,3 +128,107 @@ def org_add_user(request: HttpRequest, org_id: str) -> JsonResponse:
     except Conflict as exc:
         raise ApiError(409, str(exc)) from None
     return JsonResponse({"message": "User added to organization", "userId": user.pk})
+
+
+# --- Service accounts ---------------------------------------------------------------------
+
+MAX_PER_PAGE = 1000
+
+
+def _positive_int_param(request: HttpRequest, name: str, default: int) -> int:
+    raw = request.GET.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a positive whole number") from None
+    if value < 1:
+        raise ApiError(400, f"{name} must be a positive whole number")
+    return value
+
+
+def _service_account(request: HttpRequest, pk: str) -> ServiceAccount:
+    return scoped_get(request.identity, ServiceAccount.objects.all(), pk)
+
+
+def _service_account_write(call: Callable[[], ServiceAccount]) -> ServiceAccount:
+    """Run a service-account service call, mapping its refusals to API errors."""
+    try:
+        return call()
+    except ValidationError as exc:
+        raise ApiError(400, _validation_message(exc)) from None
+    except Conflict as exc:
+        raise ApiError(409, str(exc)) from None
+
+
+@api_view(["GET"], min_role=Role.ADMIN)
+def service_account_search(request: HttpRequest) -> JsonResponse:
+    page = _positive_int_param(request, "page", 1)
+    per_page = _positive_int_param(request, "perpage", MAX_PER_PAGE)
+    if per_page > MAX_PER_PAGE:
+        raise ApiError(400, f"perpage must be at most {MAX_PER_PAGE}")
+    accounts = service_account_listing(
+        request.identity.org,
+        query=request.GET.get("query", ""),
+        disabled_only=request.GET.get("disabled") == "true",
+        expired_only=request.GET.get("expiredTokens") == "true",
+    )
+    total = accounts.count()
+    offset = (page - 1) * per_page
+    rows = accounts[offset : offset + per_page] if offset < total else []
+    return JsonResponse(
+        {
+            "totalCount": total,
+            "serviceAccounts": [account.to_api() for account in rows],
+            "page": page,
+            "perPage": per_page,
+        }
+    )
+
+
+@api_view(["POST"], min_role=Role.ADMIN)
+def service_account_create_view(request: HttpRequest) -> JsonResponse:
+    data = parse_json_object(request)
+    name = field(data, "name", str, required=True)
+    role = role_field(data, default=Role.VIEWER)
+    is_disabled = field(data, "isDisabled", bool, default=False)
+    account = _service_account_write(
+        lambda: service_account_create(
+            identity=request.identity, name=name, role=role, is_disabled=is_disabled
+        )
+    )
+    account.token_count = 0
+    return JsonResponse(account.to_api_profile(), status=201)
+
+
+@api_view(["GET", "PATCH", "DELETE"], min_role=Role.ADMIN)
+def service_account_detail(request: HttpRequest, sa_id: str) -> JsonResponse:
+    account = _service_account(request, sa_id)
+    if request.method == "DELETE":
+        service_account_delete(account=account)
+        return JsonResponse({"message": "Service account deleted"})
+    if request.method == "PATCH":
+        data = parse_json_object(request)
+        name = field(data, "name", str)
+        role = role_field(data, default=None) if "role" in data else None
+        is_disabled = field(data, "isDisabled", bool)
+        account = _service_account_write(
+            lambda: service_account_update(
+                identity=request.identity,
+                account=account,
+                name=name,
+                role=role,
+                is_disabled=is_disabled,
+            )
+        )
+        profile = account.to_api_profile()
+        return JsonResponse(
+            {
+                "message": "Service account updated",
+                "id": account.pk,
+                "name": account.name,
+                "serviceaccount": profile,
+            }
+        )
+    return JsonResponse(account.to_api_profile())

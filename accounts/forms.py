@@ -2,7 +2,8 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from accounts.models import Organization, User
+from accounts.models import Organization, ServiceAccount, User
+from accounts.roles import Role
 
 LOCKED_OUT_MESSAGE = "Too many failed login attempts. Wait a few minutes and try again."
 
@@ -38,3 +39,16 @@ class SwitchOrgForm(forms.Form):
         self.fields["org"].error_messages["invalid_choice"] = (
             "You are not a member of that organization."
         )
+
+
+class ServiceAccountForm(forms.Form):
+    name = forms.CharField(label="Display name", max_length=ServiceAccount.NAME_MAX_LENGTH)
+    role = forms.ChoiceField(label="Role", initial=Role.VIEWER)
+
+    def __init__(self, *args, roles: list[Role], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(role.value, role.label) for role in roles]
+
+
+class RenameForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=ServiceAccount.NAME_MAX_LENGTH)

@@ -3,12 +3,15 @@ management commands all call these, so the rules live here once."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts.models import MAIN_ORG_ID, Membership, Organization, User
-from accounts.names import name_key
+from accounts.access import Identity, check_role_ceiling
+from accounts.models import MAIN_ORG_ID, Membership, Organization, ServiceAccount, User
+from accounts.names import login_slug, name_key
 from accounts.roles import Role
 
 
@@ -94,3 +97,92 @@ def membership_add(*, org: Organization, user: User, role: Role) -> Membership:
 def switch_org(*, user: User, org: Organization) -> None:
     user.current_org = org
     user.save(update_fields=["current_org"])
+
+
+# --- Service accounts ---------------------------------------------------------------------
+
+
+def clean_service_account_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise ValidationError("Display name is required.")
+    if len(name) > ServiceAccount.NAME_MAX_LENGTH:
+        raise ValidationError(
+            f"Display name must be at most {ServiceAccount.NAME_MAX_LENGTH} characters."
+        )
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise ValidationError("Display name cannot contain control characters.")
+    return name
+
+
+def _ensure_name_free(org: Organization, name: str, *, exclude_pk: int | None = None) -> None:
+    taken = ServiceAccount.objects.for_org(org).filter(name_key=name_key(name))
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
+        raise Conflict(f"A service account named '{name}' already exists.")
+
+
+@transaction.atomic
+def service_account_create(
+    *, identity: Identity, name: str, role: Role = Role.VIEWER, is_disabled: bool = False
+) -> ServiceAccount:
+    """Create a service account in the caller's org, never with a role above the caller's."""
+    check_role_ceiling(identity, role)
+    name = clean_service_account_name(name)
+    org = identity.org
+    _ensure_name_free(org, name)
+    login = f"sa-{org.pk}-{login_slug(name)}"
+    if ServiceAccount.objects.filter(login=login).exists():
+        raise Conflict(
+            f"The login '{login}' derived from this name is already used by another "
+            "service account; choose a different name."
+        )
+    account = ServiceAccount(
+        org=org,
+        name=name,
+        login=login,
+        role=role,
+        is_disabled=is_disabled,
+        created_by=identity.user,
+    )
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError:  # a concurrent request took the name or login first
+        raise Conflict(f"A service account named '{name}' already exists.") from None
+    return account
+
+
+@transaction.atomic
+def service_account_update(
+    *,
+    identity: Identity,
+    account: ServiceAccount,
+    name: str | None = None,
+    role: Role | None = None,
+    is_disabled: bool | None = None,
+) -> ServiceAccount:
+    """Rename (the login stays), change the role, or disable/enable; all or nothing."""
+    if name is not None:
+        name = clean_service_account_name(name)
+        _ensure_name_free(account.org, name, exclude_pk=account.pk)
+    if role is not None:
+        check_role_ceiling(identity, role)
+        account.role = role
+    if name is not None:
+        account.name = name
+    if is_disabled is not None:
+        account.is_disabled = is_disabled
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError:
+        raise Conflict(f"A service account named '{account.name}' already exists.") from None
+    return account
+
+
+@transaction.atomic
+def service_account_delete(*, account: ServiceAccount) -> None:
+    """Delete the account and, in the same transaction, every token it has."""
+    account.delete()

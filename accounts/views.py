@@ -4,26 +4,17 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import org_view
 from accounts.forms import SwitchOrgForm
+from accounts.redirects import safe_next_url
 from accounts.services import switch_org
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("serviceaccounts")
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 @login_required
@@ -56,10 +47,4 @@ def switch_org_view(request: HttpRequest) -> HttpResponse:
     org = form.cleaned_data["org"]
     switch_org(user=request.user, org=org)
     messages.success(request, f"Switched to {org.name}.")
-    return redirect(_safe_next(request, "home"))
-
-
-@org_view()
-@require_GET
-def serviceaccounts(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/serviceaccounts.html", {"nav_active": "serviceaccounts"})
+    return redirect(safe_next_url(request, reverse("home")))

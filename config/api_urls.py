@@ -13,3 +13,18 @@ urlpatterns = [
     path("orgs/<str:org_id>/users", accounts_api.org_add_user, name="api-org-users"),
     path("admin/users", accounts_api.admin_create_user, name="api-admin-users"),
 ]
+
+urlpatterns += [
+    path(
+        "serviceaccounts/search",
+        accounts_api.service_account_search,
+        name="api-serviceaccounts-search",
+    ),
+    path("serviceaccounts", accounts_api.service_account_create_view, name="api-serviceaccounts"),
+    path("serviceaccounts/", accounts_api.service_account_create_view),
+    path(
+        "serviceaccounts/<str:sa_id>",
+        accounts_api.service_account_detail,
+        name="api-serviceaccount",
+    ),
+]

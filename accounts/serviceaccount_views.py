@@ -1,0 +1,262 @@
+"""Configuration → Service accounts: list, create, the account page and its actions.
+
+One view serves a full page and its HTMX fragment (``template#partial``). Actions posted from
+the list re-render the list's results (with the list's query, filter and page posted along);
+actions posted from elsewhere redirect, by ``HX-Redirect`` for htmx or a plain 302 without JS.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from accounts.access import (
+    Identity,
+    RoleCeilingExceeded,
+    assignable_roles,
+    org_view,
+    scoped_get,
+)
+from accounts.forms import RenameForm, ServiceAccountForm
+from accounts.models import ServiceAccount, service_account_listing
+from accounts.redirects import safe_next_url
+from accounts.roles import Role
+from accounts.services import (
+    Conflict,
+    service_account_create,
+    service_account_delete,
+    service_account_update,
+)
+
+LIST_TEMPLATE = "accounts/serviceaccount_list.html"
+DETAIL_TEMPLATE = "accounts/serviceaccount_detail.html"
+PER_PAGE = 50
+FILTERS = {"all": "All", "expired": "With expired tokens", "disabled": "Disabled"}
+RESULTS_TARGET = "sa-results"
+
+
+def _account(request: HttpRequest, sa_id: str) -> ServiceAccount:
+    return scoped_get(request.identity, ServiceAccount.objects.all(), sa_id)
+
+
+def _htmx_partial(request: HttpRequest) -> bool:
+    """An htmx swap of part of the page (a history restore wants the whole page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _listing_context(identity: Identity, params: QueryDict) -> dict:
+    query = params.get("query", "").strip()[:200]
+    current = params.get("filter", "all")
+    if current not in FILTERS:
+        current = "all"
+    accounts = service_account_listing(
+        identity.org,
+        query=query,
+        disabled_only=current == "disabled",
+        expired_only=current == "expired",
+    )
+    page = Paginator(accounts, PER_PAGE).get_page(params.get("page"))
+    return {
+        "page": page,
+        "query": query,
+        "filter": current,
+        "filters": FILTERS,
+        "roles": assignable_roles(identity),
+        "org_has_accounts": bool(page.object_list)
+        or ServiceAccount.objects.for_org(identity.org).exists(),
+    }
+
+
+@org_view()
+@require_GET
+def service_account_list(request: HttpRequest) -> HttpResponse:
+    context = {"nav_active": "serviceaccounts", **_listing_context(request.identity, request.GET)}
+    if _htmx_partial(request) and request.htmx.target == RESULTS_TARGET:
+        return render(request, f"{LIST_TEMPLATE}#results", context)
+    return render(request, LIST_TEMPLATE, context)
+
+
+@org_view()
+@require_http_methods(["GET", "POST"])
+def service_account_create_view(request: HttpRequest) -> HttpResponse:
+    roles = assignable_roles(request.identity)
+    form = ServiceAccountForm(request.POST or None, roles=roles)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = service_account_create(
+                identity=request.identity,
+                name=form.cleaned_data["name"],
+                role=Role(form.cleaned_data["role"]),
+            )
+        except (ValidationError, Conflict) as exc:
+            form.add_error("name", _message(exc))
+        except RoleCeilingExceeded as exc:
+            form.add_error("role", str(exc))
+        else:
+            return redirect("serviceaccount", sa_id=account.pk)
+    return render(
+        request,
+        "accounts/serviceaccount_create.html",
+        {"nav_active": "serviceaccounts", "form": form},
+    )
+
+
+def _message(exc: Exception) -> str:
+    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+
+
+def _detail_context(request: HttpRequest, account: ServiceAccount, **extra) -> dict:
+    return {
+        "nav_active": "serviceaccounts",
+        "sa": account,
+        "roles": assignable_roles(request.identity),
+        "token_count": account.tokens.count(),
+        **extra,
+    }
+
+
+@org_view()
+@require_GET
+def service_account_detail(request: HttpRequest, sa_id: str) -> HttpResponse:
+    account = _account(request, sa_id)
+    editing = request.GET.get("edit") == "name"
+    context = _detail_context(
+        request,
+        account,
+        editing_name=editing,
+        rename_form=RenameForm(initial={"name": account.name}),
+    )
+    return render(request, DETAIL_TEMPLATE, context)
+
+
+@org_view()
+@require_http_methods(["GET", "POST"])
+def service_account_name(request: HttpRequest, sa_id: str) -> HttpResponse:
+    """Inline rename: GET gives the form (or, with ?cancel, the name again); POST saves."""
+    account = _account(request, sa_id)
+    detail_url = reverse("serviceaccount", args=[account.pk])
+    if request.method == "GET":
+        if not _htmx_partial(request):
+            return redirect(f"{detail_url}?edit=name")
+        editing = "cancel" not in request.GET
+        context = {"sa": account, "rename_form": RenameForm(initial={"name": account.name})}
+        partial = "name_form" if editing else "name"
+        return render(request, f"{DETAIL_TEMPLATE}#{partial}", context)
+    form = RenameForm(request.POST)
+    if form.is_valid():
+        try:
+            service_account_update(
+                identity=request.identity, account=account, name=form.cleaned_data["name"]
+            )
+        except (ValidationError, Conflict) as exc:
+            form.add_error("name", _message(exc))
+    if form.errors:
+        account.refresh_from_db()
+        if _htmx_partial(request):
+            return render(
+                request, f"{DETAIL_TEMPLATE}#name_form", {"sa": account, "rename_form": form}
+            )
+        context = _detail_context(request, account, editing_name=True, rename_form=form)
+        return render(request, DETAIL_TEMPLATE, context)
+    if _htmx_partial(request):
+        return render(request, f"{DETAIL_TEMPLATE}#name", {"sa": account, "renamed": True})
+    return redirect(detail_url)
+
+
+@org_view()
+@require_POST
+def service_account_role(request: HttpRequest, sa_id: str) -> HttpResponse:
+    account = _account(request, sa_id)
+    error = ""
+    try:
+        role = Role(request.POST.get("role", ""))
+        service_account_update(identity=request.identity, account=account, role=role)
+    except ValueError:
+        error = "Choose one of the offered roles."
+    except RoleCeilingExceeded as exc:
+        error = str(exc)
+    if error:
+        account.refresh_from_db()
+    if _htmx_partial(request):
+        context = {
+            "sa": account,
+            "roles": assignable_roles(request.identity),
+            "saved": not error,
+            "error": error,
+            "next": safe_next_url(request, reverse("serviceaccounts")),
+        }
+        return render(request, "accounts/_role_picker.html", context)
+    return redirect(safe_next_url(request, reverse("serviceaccount", args=[account.pk])))
+
+
+def _after_action(request: HttpRequest, next_url: str) -> HttpResponse:
+    if _htmx_partial(request) and request.htmx.target == RESULTS_TARGET:
+        context = _listing_context(request.identity, request.POST)
+        return render(request, f"{LIST_TEMPLATE}#results", context)
+    if request.htmx:
+        return HttpResponseClientRedirect(next_url)
+    return redirect(next_url)
+
+
+def _confirm_page(request: HttpRequest, **context) -> HttpResponse:
+    """The no-JavaScript stand-in for htmx's confirm()."""
+    context.setdefault("next", safe_next_url(request, reverse("serviceaccounts")))
+    return render(request, "confirm.html", {"nav_active": "serviceaccounts", **context})
+
+
+@org_view()
+@require_http_methods(["GET", "POST"])
+def service_account_disable(request: HttpRequest, sa_id: str) -> HttpResponse:
+    account = _account(request, sa_id)
+    if request.method == "GET":
+        return _confirm_page(
+            request,
+            title="Disable service account",
+            question=f"Are you sure you want to disable '{account.name}'?",
+            action=reverse("serviceaccount-disable", args=[account.pk]),
+            button="Disable service account",
+        )
+    service_account_update(identity=request.identity, account=account, is_disabled=True)
+    return _after_action(request, safe_next_url(request, reverse("serviceaccounts")))
+
+
+@org_view()
+@require_POST
+def service_account_enable(request: HttpRequest, sa_id: str) -> HttpResponse:
+    account = _account(request, sa_id)
+    service_account_update(identity=request.identity, account=account, is_disabled=False)
+    return _after_action(request, safe_next_url(request, reverse("serviceaccounts")))
+
+
+@org_view()
+@require_http_methods(["GET", "POST"])
+def service_account_delete_view(request: HttpRequest, sa_id: str) -> HttpResponse:
+    account = _account(request, sa_id)
+    if request.method == "GET":
+        return _confirm_page(
+            request,
+            title="Delete service account",
+            question=delete_question(account, account.tokens.count()),
+            action=reverse("serviceaccount-delete", args=[account.pk]),
+            button="Delete service account",
+            danger=True,
+        )
+    own_page = reverse("serviceaccount", args=[account.pk])
+    service_account_delete(account=account)
+    next_url = safe_next_url(request, reverse("serviceaccounts"))
+    next_path = next_url.split("?", 1)[0]
+    if next_path == own_page or next_path.startswith(f"{own_page}/"):
+        next_url = reverse("serviceaccounts")  # the account's own page is gone
+    return _after_action(request, next_url)
+
+
+def delete_question(account: ServiceAccount, token_count: int) -> str:
+    return (
+        f"Are you sure you want to delete '{account.name}' and {token_count} "
+        f"accompanying token{'' if token_count == 1 else 's'}?"
+    )

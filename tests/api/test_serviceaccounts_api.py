@@ -1,0 +1,222 @@
+import pytest
+
+from accounts.access import Identity
+from accounts.models import ServiceAccount
+from accounts.roles import Role
+from accounts.services import service_account_create
+from tests.api.helpers import call
+from tokens.models import ServiceAccountToken
+
+pytestmark = pytest.mark.django_db
+
+LIST_FIELDS = {"id", "name", "login", "orgId", "isDisabled", "role", "tokens", "avatarUrl"}
+PROFILE_FIELDS = LIST_FIELDS | {"createdAt", "updatedAt", "teams"}
+
+
+@pytest.fixture
+def make_account(org, admin):
+    identity = Identity(kind="user", org=org, role=Role.ADMIN, user=admin)
+
+    def make(name: str, **kwargs) -> ServiceAccount:
+        return service_account_create(identity=identity, name=name, **kwargs)
+
+    return make
+
+
+def test_create_returns_201_with_the_profile(client, admin, org):
+    for url, name in (("/api/serviceaccounts", "grafana"), ("/api/serviceaccounts/", "ci")):
+        response = call(client, "POST", url, {"name": name, "role": "Editor"})
+        assert response.status_code == 201
+        body = response.json()
+        assert set(body) == PROFILE_FIELDS
+        assert body["name"] == name
+        assert body["login"] == f"sa-{org.pk}-{name}"
+        assert (body["role"], body["isDisabled"], body["tokens"], body["orgId"]) == (
+            "Editor",
+            False,
+            0,
+            org.pk,
+        )
+        assert body["createdAt"].endswith("Z")
+
+
+def test_create_defaults_to_viewer_and_accepts_is_disabled(client, admin):
+    body = call(client, "POST", "/api/serviceaccounts", {"name": "x", "isDisabled": True}).json()
+    assert (body["role"], body["isDisabled"]) == ("Viewer", True)
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ("{not json", 400),
+        ("[1, 2]", 400),
+        ({}, 400),
+        ({"name": ""}, 400),
+        ({"name": 42}, 400),
+        ({"name": "x", "role": "Owner"}, 400),
+        ({"name": "x", "role": 1}, 400),
+        ({"name": "x", "isDisabled": "yes"}, 400),
+        ({"name": "x" * 191}, 400),
+    ],
+)
+def test_create_rejects_bad_bodies(client, admin, body, status):
+    response = call(client, "POST", "/api/serviceaccounts", body)
+    assert response.status_code == status
+    assert set(response.json()) == {"message"}
+    assert not ServiceAccount.objects.exists()
+
+
+def test_duplicate_name_is_409(client, admin, make_account):
+    make_account("Grafana")
+    response = call(client, "POST", "/api/serviceaccounts", {"name": "grafana"})
+    assert response.status_code == 409
+    assert "already exists" in response.json()["message"]
+
+
+def test_get_patch_delete(client, admin, make_account):
+    account = make_account("bot")
+    ServiceAccountToken.objects.create(service_account=account, name="t", digest="b" * 64)
+    url = f"/api/serviceaccounts/{account.pk}"
+    body = call(client, "GET", f"{url}?accesscontrol=true").json()
+    assert set(body) == PROFILE_FIELDS
+    assert body["tokens"] == 1
+    assert body["teams"] == []
+
+    response = call(client, "PATCH", url, {"name": "robot", "role": "Admin", "isDisabled": True})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["message"] == "Service account updated"
+    assert (body["id"], body["name"]) == (account.pk, "robot")
+    assert set(body["serviceaccount"]) == PROFILE_FIELDS
+    assert body["serviceaccount"]["role"] == "Admin"
+    assert body["serviceaccount"]["isDisabled"] is True
+    assert body["serviceaccount"]["login"] == account.login
+
+    response = call(client, "DELETE", url)
+    assert response.json() == {"message": "Service account deleted"}
+    assert call(client, "GET", url).status_code == 404
+    assert not ServiceAccountToken.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body", [{"role": "Boss"}, {"name": ""}, {"isDisabled": 1}, {"role": None}, "nope"]
+)
+def test_patch_rejects_bad_bodies_and_changes_nothing(client, admin, make_account, body):
+    account = make_account("bot")
+    response = call(client, "PATCH", f"/api/serviceaccounts/{account.pk}", body)
+    assert response.status_code == 400
+    account.refresh_from_db()
+    assert (account.name, account.role, account.is_disabled) == ("bot", "Viewer", False)
+
+
+def test_patch_to_a_taken_name_is_409(client, admin, make_account):
+    make_account("one")
+    two = make_account("two")
+    response = call(client, "PATCH", f"/api/serviceaccounts/{two.pk}", {"name": "ONE"})
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize("sa_id", ["abc", "0", "-1", "1.5", "99999999999999999999999", "9" * 19])
+def test_impossible_ids_are_404(client, admin, sa_id):
+    for method in ("GET", "PATCH", "DELETE"):
+        assert call(client, method, f"/api/serviceaccounts/{sa_id}", {}).status_code == 404
+
+
+def test_another_orgs_account_is_404(client, admin, outsider, other_org):
+    theirs = service_account_create(
+        identity=Identity(kind="user", org=other_org, role=Role.ADMIN, user=outsider), name="x"
+    )
+    for method in ("GET", "PATCH", "DELETE"):
+        response = call(client, method, f"/api/serviceaccounts/{theirs.pk}", {"name": "y"})
+        assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.name == "x"
+    search = call(client, "GET", "/api/serviceaccounts/search").json()
+    assert search["totalCount"] == 0
+
+
+@pytest.mark.parametrize("persona", ["editor", "viewer", "no_role"])
+def test_non_admins_are_forbidden_everywhere(client, request, persona, make_account):
+    user = request.getfixturevalue(persona)
+    account = make_account("bot")
+    requests = [
+        ("GET", "/api/serviceaccounts/search", None),
+        ("POST", "/api/serviceaccounts", {"name": "new"}),
+        ("GET", f"/api/serviceaccounts/{account.pk}", None),
+        ("PATCH", f"/api/serviceaccounts/{account.pk}", {"name": "z"}),
+        ("DELETE", f"/api/serviceaccounts/{account.pk}", None),
+    ]
+    for method, url, body in requests:
+        assert call(client, method, url, body, as_user=user.username).status_code == 403
+
+
+def test_unauthenticated_is_401(client, make_account):
+    assert client.get("/api/serviceaccounts/search").status_code == 401
+    assert client.post("/api/serviceaccounts", {}).status_code == 401
+
+
+def test_wrong_method_is_405(client, admin, make_account):
+    account = make_account("bot")
+    assert call(client, "PUT", f"/api/serviceaccounts/{account.pk}", {}).status_code == 405
+    assert call(client, "DELETE", "/api/serviceaccounts/search").status_code == 405
+    assert call(client, "GET", "/api/serviceaccounts").status_code == 405
+
+
+class TestSearch:
+    def test_shape_and_paging_to_the_end(self, client, admin, make_account):
+        for number in range(7):
+            make_account(f"bot {number}")
+        seen = []
+        for page in (1, 2, 3):
+            body = call(client, "GET", f"/api/serviceaccounts/search?perpage=3&page={page}").json()
+            assert body["totalCount"] == 7
+            assert (body["page"], body["perPage"]) == (page, 3)
+            seen += [account["name"] for account in body["serviceAccounts"]]
+            for account in body["serviceAccounts"]:
+                assert set(account) == LIST_FIELDS
+        assert seen == [f"bot {number}" for number in range(7)]
+        past = call(client, "GET", "/api/serviceaccounts/search?perpage=3&page=4").json()
+        assert past["serviceAccounts"] == []
+        assert past["totalCount"] == 7
+
+    def test_query_matches_name_or_login_case_insensitively(self, client, admin, make_account):
+        make_account("Grafana Backup")
+        make_account("ÄRGER")
+        make_account("other")
+
+        def names(query):
+            url = f"/api/serviceaccounts/search?query={query}"
+            return [a["name"] for a in call(client, "GET", url).json()["serviceAccounts"]]
+
+        assert names("backup") == ["Grafana Backup"]
+        assert names("GRAFANA-BACK") == ["Grafana Backup"]  # the login
+        assert names("ärger") == ["ÄRGER"]
+        assert names("nothing") == []
+
+    def test_filters(self, client, admin, make_account):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        make_account("on")
+        make_account("off", is_disabled=True)
+        stale = make_account("stale")
+        ServiceAccountToken.objects.create(
+            service_account=stale,
+            name="old",
+            digest="c" * 64,
+            expires_at=timezone.now() - timedelta(days=1),
+        )
+
+        def names(params):
+            url = f"/api/serviceaccounts/search?{params}"
+            return [a["name"] for a in call(client, "GET", url).json()["serviceAccounts"]]
+
+        assert names("disabled=true") == ["off"]
+        assert names("expiredTokens=true") == ["stale"]
+        assert names("") == ["off", "on", "stale"]
+
+    @pytest.mark.parametrize("params", ["page=0", "page=x", "perpage=-1", "perpage=1001"])
+    def test_bad_paging_is_400(self, client, admin, params):
+        response = call(client, "GET", f"/api/serviceaccounts/search?{params}")
+        assert response.status_code == 400
