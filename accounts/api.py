@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection
 from django.db.models import Q
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts.access import check_role_ceiling, parse_id, scoped_get
 from accounts.api_base import ApiError, api_view, field, parse_json_object, role_field
@@ -232,3 +233,12 @@ def service_account_detail(request: HttpRequest, sa_id: str) -> JsonResponse:
             }
         )
     return JsonResponse(account.to_api_profile())
+
+
+OPENAPI_PATH = Path(settings.BASE_DIR) / "config" / "openapi.json"
+
+
+@api_view(["GET"], authenticated=False)
+def openapi(request: HttpRequest) -> HttpResponse:
+    """The hand-written OpenAPI 3 description kept beside the URL map."""
+    return HttpResponse(OPENAPI_PATH.read_bytes(), content_type="application/json")

@@ -6,6 +6,7 @@ from accounts import api as accounts_api
 
 urlpatterns = [
     path("health", accounts_api.health, name="api-health"),
+    path("openapi.json", accounts_api.openapi, name="api-openapi"),
     path("org", accounts_api.current_org, name="api-org"),
     path("org/", accounts_api.current_org),
     path("user", accounts_api.current_user, name="api-user"),
