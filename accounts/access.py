@@ -106,12 +106,17 @@ def parse_id(value: object) -> int:
     return number
 
 
-def scoped_get(identity: Identity, queryset: models.QuerySet[ModelT], pk: object) -> ModelT:
-    """Fetch an org-owned object by id within the caller's org; otherwise 404."""
-    obj = queryset.filter(org=identity.org, pk=parse_id(pk)).first()
+def get_or_404(queryset: models.QuerySet[ModelT], pk: object) -> ModelT:
+    """``queryset``'s object with this id, or 404. The queryset must already be scoped."""
+    obj = queryset.filter(pk=parse_id(pk)).first()
     if obj is None:
         raise Http404
     return obj
+
+
+def scoped_get(identity: Identity, queryset: models.QuerySet[ModelT], pk: object) -> ModelT:
+    """Fetch an org-owned object by id within the caller's org; otherwise 404."""
+    return get_or_404(queryset.filter(org=identity.org), pk)
 
 
 def org_view(min_role: Role = Role.ADMIN) -> Callable:

@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -25,6 +26,7 @@ from accounts.access import (
 from accounts.forms import RenameForm, ServiceAccountForm
 from accounts.models import ServiceAccount, service_account_listing
 from accounts.redirects import safe_next_url
+from accounts.ui import confirm_page, htmx_partial
 from accounts.roles import Role
 from accounts.services import (
     Conflict,
@@ -42,11 +44,6 @@ RESULTS_TARGET = "sa-results"
 
 def _account(request: HttpRequest, sa_id: str) -> ServiceAccount:
     return scoped_get(request.identity, ServiceAccount.objects.all(), sa_id)
-
-
-def _htmx_partial(request: HttpRequest) -> bool:
-    """An htmx swap of part of the page (a history restore wants the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _listing_context(identity: Identity, params: QueryDict) -> dict:
@@ -76,7 +73,7 @@ def _listing_context(identity: Identity, params: QueryDict) -> dict:
 @require_GET
 def service_account_list(request: HttpRequest) -> HttpResponse:
     context = {"nav_active": "serviceaccounts", **_listing_context(request.identity, request.GET)}
-    if _htmx_partial(request) and request.htmx.target == RESULTS_TARGET:
+    if htmx_partial(request) and request.htmx.target == RESULTS_TARGET:
         return render(request, f"{LIST_TEMPLATE}#results", context)
     return render(request, LIST_TEMPLATE, context)
 
@@ -111,11 +108,14 @@ def _message(exc: Exception) -> str:
 
 
 def _detail_context(request: HttpRequest, account: ServiceAccount, **extra) -> dict:
+    tokens = list(account.tokens.all())
     return {
         "nav_active": "serviceaccounts",
         "sa": account,
         "roles": assignable_roles(request.identity),
-        "token_count": account.tokens.count(),
+        "tokens": tokens,
+        "token_count": len(tokens),
+        "now": timezone.now(),
         **extra,
     }
 
@@ -131,6 +131,8 @@ def service_account_detail(request: HttpRequest, sa_id: str) -> HttpResponse:
         editing_name=editing,
         rename_form=RenameForm(initial={"name": account.name}),
     )
+    if htmx_partial(request) and request.htmx.target == "tokens":
+        return render(request, f"{DETAIL_TEMPLATE}#tokens", context)
     return render(request, DETAIL_TEMPLATE, context)
 
 
@@ -141,7 +143,7 @@ def service_account_name(request: HttpRequest, sa_id: str) -> HttpResponse:
     account = _account(request, sa_id)
     detail_url = reverse("serviceaccount", args=[account.pk])
     if request.method == "GET":
-        if not _htmx_partial(request):
+        if not htmx_partial(request):
             return redirect(f"{detail_url}?edit=name")
         editing = "cancel" not in request.GET
         context = {"sa": account, "rename_form": RenameForm(initial={"name": account.name})}
@@ -157,14 +159,20 @@ def service_account_name(request: HttpRequest, sa_id: str) -> HttpResponse:
             form.add_error("name", _message(exc))
     if form.errors:
         account.refresh_from_db()
-        if _htmx_partial(request):
+        if htmx_partial(request):
             return render(
                 request, f"{DETAIL_TEMPLATE}#name_form", {"sa": account, "rename_form": form}
             )
         context = _detail_context(request, account, editing_name=True, rename_form=form)
         return render(request, DETAIL_TEMPLATE, context)
-    if _htmx_partial(request):
-        return render(request, f"{DETAIL_TEMPLATE}#name", {"sa": account, "renamed": True})
+    if htmx_partial(request):
+        context = {
+            "sa": account,
+            "renamed": True,
+            "oob": True,
+            "token_count": account.tokens.count(),
+        }
+        return render(request, f"{DETAIL_TEMPLATE}#name", context)
     return redirect(detail_url)
 
 
@@ -182,7 +190,7 @@ def service_account_role(request: HttpRequest, sa_id: str) -> HttpResponse:
         error = str(exc)
     if error:
         account.refresh_from_db()
-    if _htmx_partial(request):
+    if htmx_partial(request):
         context = {
             "sa": account,
             "roles": assignable_roles(request.identity),
@@ -195,7 +203,7 @@ def service_account_role(request: HttpRequest, sa_id: str) -> HttpResponse:
 
 
 def _after_action(request: HttpRequest, next_url: str) -> HttpResponse:
-    if _htmx_partial(request) and request.htmx.target == RESULTS_TARGET:
+    if htmx_partial(request) and request.htmx.target == RESULTS_TARGET:
         context = _listing_context(request.identity, request.POST)
         return render(request, f"{LIST_TEMPLATE}#results", context)
     if request.htmx:
@@ -203,18 +211,12 @@ def _after_action(request: HttpRequest, next_url: str) -> HttpResponse:
     return redirect(next_url)
 
 
-def _confirm_page(request: HttpRequest, **context) -> HttpResponse:
-    """The no-JavaScript stand-in for htmx's confirm()."""
-    context.setdefault("next", safe_next_url(request, reverse("serviceaccounts")))
-    return render(request, "confirm.html", {"nav_active": "serviceaccounts", **context})
-
-
 @org_view()
 @require_http_methods(["GET", "POST"])
 def service_account_disable(request: HttpRequest, sa_id: str) -> HttpResponse:
     account = _account(request, sa_id)
     if request.method == "GET":
-        return _confirm_page(
+        return confirm_page(
             request,
             title="Disable service account",
             question=f"Are you sure you want to disable '{account.name}'?",
@@ -238,7 +240,7 @@ def service_account_enable(request: HttpRequest, sa_id: str) -> HttpResponse:
 def service_account_delete_view(request: HttpRequest, sa_id: str) -> HttpResponse:
     account = _account(request, sa_id)
     if request.method == "GET":
-        return _confirm_page(
+        return confirm_page(
             request,
             title="Delete service account",
             question=delete_question(account, account.tokens.count()),

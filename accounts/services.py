@@ -19,19 +19,10 @@ class Conflict(Exception):
     """A unique name or membership already exists."""
 
 
-def _clean_org_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise ValidationError("Organization name is required.")
-    if len(name) > 190:
-        raise ValidationError("Organization name must be at most 190 characters.")
-    return name
-
-
 @transaction.atomic
 def org_create(*, name: str, creator: User | None = None) -> Organization:
     """Create an org; its creator (if any) becomes its Admin, as in Grafana."""
-    name = _clean_org_name(name)
+    name = clean_name(name, what="Organization name", max_length=190)
     if Organization.objects.filter(name_key=name_key(name)).exists():
         raise Conflict("Organization name taken")
     try:
@@ -102,17 +93,20 @@ def switch_org(*, user: User, org: Organization) -> None:
 # --- Service accounts ---------------------------------------------------------------------
 
 
-def clean_service_account_name(name: str) -> str:
+def clean_name(name: str, *, what: str, max_length: int) -> str:
+    """A display name, trimmed: 1 to ``max_length`` characters, no control characters."""
     name = name.strip()
     if not name:
-        raise ValidationError("Display name is required.")
-    if len(name) > ServiceAccount.NAME_MAX_LENGTH:
-        raise ValidationError(
-            f"Display name must be at most {ServiceAccount.NAME_MAX_LENGTH} characters."
-        )
+        raise ValidationError(f"{what} is required.")
+    if len(name) > max_length:
+        raise ValidationError(f"{what} must be at most {max_length} characters.")
     if any(unicodedata.category(char) == "Cc" for char in name):
-        raise ValidationError("Display name cannot contain control characters.")
+        raise ValidationError(f"{what} cannot contain control characters.")
     return name
+
+
+def clean_service_account_name(name: str) -> str:
+    return clean_name(name, what="Display name", max_length=ServiceAccount.NAME_MAX_LENGTH)
 
 
 def _ensure_name_free(org: Organization, name: str, *, exclude_pk: int | None = None) -> None:

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from accounts import api as accounts_api
+from tokens import api as tokens_api
 
 urlpatterns = [
     path("health", accounts_api.health, name="api-health"),
@@ -27,5 +28,14 @@ urlpatterns += [
         "serviceaccounts/<str:sa_id>",
         accounts_api.service_account_detail,
         name="api-serviceaccount",
+    ),
+]
+
+urlpatterns += [
+    path("serviceaccounts/<str:sa_id>/tokens", tokens_api.tokens, name="api-tokens"),
+    path(
+        "serviceaccounts/<str:sa_id>/tokens/<str:token_id>",
+        tokens_api.token_detail,
+        name="api-token",
     ),
 ]

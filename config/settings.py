@@ -219,5 +219,6 @@ if KEYHOUSE_API_KEY_MAX_SECONDS_TO_LIVE == 0:
 KEYHOUSE_LAST_USED_INTERVAL_SECONDS = env_int("KEYHOUSE_LAST_USED_INTERVAL_SECONDS", 60, minimum=0)
 # Dotted paths walked in order by accounts.api_auth; each knows one kind of credential.
 KEYHOUSE_CREDENTIAL_BACKENDS = [
+    "tokens.auth.ServiceAccountTokenBackend",
     "accounts.api_auth.UserPasswordBackend",
 ]

@@ -18,4 +18,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),
     path("", include("accounts.urls")),
+    path("", include("tokens.urls")),
 ]

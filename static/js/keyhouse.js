@@ -1,14 +1,65 @@
 // Small progressive enhancements, hooked by data- attributes (our CSP forbids inline script).
+// Every page works without this file; it only makes things quicker to use.
 "use strict";
+
+// Elements that only make sense with (or without) JavaScript.
+function enhance(root) {
+  root.querySelectorAll("[data-autosubmit-button], [data-no-js]").forEach((el) => { el.hidden = true; });
+  root.querySelectorAll("[data-needs-js]").forEach((el) => { el.hidden = false; });
+}
+document.addEventListener("DOMContentLoaded", () => enhance(document));
+document.addEventListener("htmx:load", (event) => enhance(event.detail.elt));
 
 document.addEventListener("change", (event) => {
   const select = event.target.closest("[data-autosubmit]");
   if (select && select.form) select.form.requestSubmit();
 });
 
-function hideAutosubmitButtons(root) {
-  root.querySelectorAll("[data-autosubmit-button]").forEach((button) => { button.hidden = true; });
+// Dialogs: htmx swaps a <dialog data-modal> into #dialog-host and we open it modally, which
+// makes the page behind it inert (focus stays in the dialog) and lets Escape close it.
+document.addEventListener("htmx:afterSwap", (event) => {
+  const dialog = event.detail.target.querySelector("dialog[data-modal]");
+  if (dialog && !dialog.open) {
+    dialog.showModal();
+    const first = dialog.querySelector("input:not([type=hidden]), button");
+    if (first) first.focus();
+  }
+});
+// A closed dialog is gone for good: its secret must not linger in the DOM.
+document.addEventListener("close", (event) => {
+  if (event.target.matches("dialog[data-modal]")) event.target.remove();
+}, true);
+
+async function copyText(input) {
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(input.value);
+      return true;
+    } catch (error) {
+      // Fall through to the selection-based copy below (e.g. permission denied).
+    }
+  }
+  // Plain http has no Clipboard API: select the text and use the legacy copy command.
+  input.focus();
+  input.select();
+  return document.execCommand("copy");
 }
 
-document.addEventListener("DOMContentLoaded", () => hideAutosubmitButtons(document));
-document.addEventListener("htmx:load", (event) => hideAutosubmitButtons(event.target));
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-copy], [data-close-dialog]");
+  if (!button) return;
+  if (button.dataset.copy) {
+    const copied = await copyText(document.querySelector(button.dataset.copy));
+    if (copied) {
+      button.textContent = "Copied";
+    }
+  }
+  if (button.hasAttribute("data-close-dialog")) {
+    const dialog = button.closest("dialog");
+    if (dialog) dialog.close();
+  }
+});
+
+document.addEventListener("focusin", (event) => {
+  if (event.target.matches("[data-select-on-focus]")) event.target.select();
+});

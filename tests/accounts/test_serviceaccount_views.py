@@ -225,7 +225,8 @@ class TestDetail:
             "Creation date",
             "Delete service account",
             "Disable service account",
-            "0 tokens",
+            "No tokens yet.",
+            "Add service account token",
         ):
             assert text in html
 

@@ -1,0 +1,65 @@
+"""``/api/serviceaccounts/<id>/tokens`` in Grafana's shapes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+
+from accounts.access import get_or_404, scoped_get
+from accounts.api_base import ApiError, api_view, field, parse_json_object
+from accounts.models import ServiceAccount
+from accounts.roles import Role
+from accounts.services import Conflict
+from tokens.services import token_create, token_delete
+
+# Far enough for any real token, small enough that datetime arithmetic cannot overflow.
+MAX_SECONDS_TO_LIVE = 100 * 365 * 24 * 3600
+
+
+def seconds_to_live(data: dict) -> int:
+    """``secondsToLive``: omitted or 0 means never; negative, fractional or huge is a 400."""
+    value = field(data, "secondsToLive", int, default=0)
+    if value < 0:
+        raise ApiError(400, "secondsToLive must not be negative")
+    if value > MAX_SECONDS_TO_LIVE:
+        raise ApiError(400, f"secondsToLive must be at most {MAX_SECONDS_TO_LIVE}")
+    return value
+
+
+def _account(request: HttpRequest, sa_id: str) -> ServiceAccount:
+    return scoped_get(request.identity, ServiceAccount.objects.all(), sa_id)
+
+
+@api_view(["GET", "POST"], min_role=Role.ADMIN)
+def tokens(request: HttpRequest, sa_id: str) -> JsonResponse:
+    account = _account(request, sa_id)
+    if request.method == "GET":
+        now = timezone.now()
+        return JsonResponse([token.to_api(now) for token in account.tokens.all()], safe=False)
+    data = parse_json_object(request)
+    name = field(data, "name", str, required=True)
+    ttl = seconds_to_live(data)
+    now = timezone.now()
+    try:
+        token, secret = token_create(
+            account=account,
+            name=name,
+            expires_at=now + timedelta(seconds=ttl) if ttl else None,
+            now=now,
+        )
+    except ValidationError as exc:
+        raise ApiError(400, " ".join(exc.messages)) from None
+    except Conflict as exc:
+        raise ApiError(409, str(exc)) from None
+    return JsonResponse({"id": token.pk, "name": token.name, "key": secret})
+
+
+@api_view(["DELETE"], min_role=Role.ADMIN)
+def token_detail(request: HttpRequest, sa_id: str, token_id: str) -> JsonResponse:
+    account = _account(request, sa_id)
+    token = get_or_404(account.tokens.all(), token_id)
+    token_delete(token=token)
+    return JsonResponse({"message": "Service account token deleted"})

@@ -1,0 +1,77 @@
+"""Bearer authentication with service-account tokens (a ``KEYHOUSE_CREDENTIAL_BACKENDS`` entry)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.access import Identity
+from accounts.api_auth import AuthenticationFailed, Credentials
+from accounts.roles import Role
+from tokens import format as token_format
+from tokens.models import ServiceAccountToken
+
+logger = logging.getLogger("keyhouse.auth")
+
+
+def find_token(secret: str) -> ServiceAccountToken | None:
+    """One indexed lookup by digest, with the account and its org joined in."""
+    return (
+        ServiceAccountToken.objects.select_related("service_account__org")
+        .filter(digest=token_format.digest(secret))
+        .first()
+    )
+
+
+def identity_for_token(token: ServiceAccountToken, org_id: int | None) -> Identity:
+    """The service account behind a found token, or AuthenticationFailed with the reason.
+
+    Every refusal carries the same client message; only the log learns which check failed.
+    """
+    now = timezone.now()
+    account = token.service_account
+    if token.is_revoked:
+        raise AuthenticationFailed(f"token {token.pk} is revoked")
+    if token.is_expired(now):
+        raise AuthenticationFailed(f"token {token.pk} has expired")
+    if account.is_disabled:
+        raise AuthenticationFailed(f"service account {account.pk} is disabled")
+    if org_id is not None and org_id != account.org_id:
+        raise AuthenticationFailed(f"token {token.pk} used for org {org_id}")
+    touch_last_used(token, now)
+    return Identity(
+        kind="service-account", org=account.org, role=Role(account.role), credential=account
+    )
+
+
+def touch_last_used(token: ServiceAccountToken, now: datetime) -> None:
+    """Record use at most once per interval; losing this write never fails the request."""
+    threshold = now - timedelta(seconds=settings.KEYHOUSE_LAST_USED_INTERVAL_SECONDS)
+    if token.last_used_at is not None and token.last_used_at >= threshold:
+        return  # the row we just read is recent enough: no write at all
+    try:
+        ServiceAccountToken.objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=threshold), pk=token.pk
+        ).update(last_used_at=now)
+    except DatabaseError:
+        logger.warning("could not record last use of token %s", token.pk, exc_info=True)
+
+
+class ServiceAccountTokenBackend:
+    """``Authorization: Bearer glsa_…`` or ``Basic api_key:glsa_…``."""
+
+    def authenticate(
+        self, request: HttpRequest, credentials: Credentials, org_id: int | None
+    ) -> Identity | None:
+        if not credentials.is_token or token_format.parse(credentials.secret) is None:
+            return None
+        token = find_token(credentials.secret)
+        if token is None:
+            raise AuthenticationFailed("unknown service account token")
+        return identity_for_token(token, org_id)

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from django import forms
+
+from tokens.models import ServiceAccountToken
+from tokens.services import day_limit
+
+NEVER = "never"
+ON_DATE = "date"
+
+
+class TokenForm(forms.Form):
+    """Parses the dialog; the expiry rules themselves live in ``tokens.services``."""
+
+    name = forms.CharField(label="Display name", max_length=ServiceAccountToken.NAME_MAX_LENGTH)
+    expiration = forms.ChoiceField(label="Expiration", widget=forms.RadioSelect)
+    expires_on = forms.DateField(
+        label="Expiration date", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, today: date, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        limit = day_limit()
+        choices = [(ON_DATE, "Set expiration date")]
+        if limit is None:
+            choices.insert(0, (NEVER, "No expiration"))
+        field = self.fields["expiration"]
+        field.choices = choices
+        field.initial = choices[0][0]
+        attrs = self.fields["expires_on"].widget.attrs
+        attrs["min"] = (today + timedelta(days=1)).isoformat()
+        if limit is not None:
+            attrs["max"] = (today + timedelta(days=limit)).isoformat()
+            self.fields["expires_on"].initial = today + timedelta(days=limit)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("expiration") == ON_DATE and not data.get("expires_on"):
+            if "expires_on" not in self.errors:
+                self.add_error("expires_on", "Choose the date the token expires on.")
+        return data
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """Midnight UTC at the start of the chosen day, or None for no expiration."""
+        if self.cleaned_data.get("expiration") != ON_DATE:
+            return None
+        return datetime.combine(self.cleaned_data["expires_on"], time.min, tzinfo=UTC)

@@ -1,0 +1,90 @@
+"""The "Add service account token" dialog, the one-time reveal, and token deletion.
+
+The dialog is a fragment when htmx asks for it and a whole page otherwise, so the same flow
+works without JavaScript. The reveal exists only in the response to the POST that created the
+token: no redirect, no session, no messages, never cached.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from accounts.access import get_or_404, org_view, scoped_get
+from accounts.models import ServiceAccount
+from accounts.ui import confirm_page, htmx_partial
+from accounts.services import Conflict
+from tokens.forms import TokenForm
+from tokens.services import suggest_token_name, token_create, token_delete
+
+DIALOG_TEMPLATE = "tokens/token_add.html"
+TOKENS_CHANGED = "tokensChanged"
+
+
+def _account(request: HttpRequest, sa_id: str) -> ServiceAccount:
+    return scoped_get(request.identity, ServiceAccount.objects.all(), sa_id)
+
+
+@never_cache
+@org_view()
+@require_http_methods(["GET", "POST"])
+def token_add(request: HttpRequest, sa_id: str) -> HttpResponse:
+    account = _account(request, sa_id)
+    today = timezone.now().date()
+    if request.method == "GET":
+        form = TokenForm(initial={"name": suggest_token_name(account)}, today=today)
+        partial = "#dialog" if htmx_partial(request) else ""
+        return _render(request, account, form, partial)
+    form = TokenForm(request.POST, today=today)
+    if form.is_valid():
+        try:
+            token, secret = token_create(
+                account=account, name=form.cleaned_data["name"], expires_at=form.expires_at
+            )
+        except ValidationError as exc:
+            form.add_error("expires_on" if exc.code and "expiry" in exc.code else "name", exc)
+        except Conflict as exc:
+            form.add_error("name", str(exc))
+        else:
+            partial = "#dialog_body" if htmx_partial(request) else ""
+            response = _render(request, account, form, partial, token=token, secret=secret)
+            response["HX-Trigger"] = TOKENS_CHANGED
+            return response
+    return _render(request, account, form, "#dialog_body" if htmx_partial(request) else "")
+
+
+def _render(
+    request: HttpRequest, account: ServiceAccount, form: TokenForm, partial: str, **extra
+) -> HttpResponse:
+    context = {"nav_active": "serviceaccounts", "sa": account, "form": form, **extra}
+    return render(request, f"{DIALOG_TEMPLATE}{partial}", context)
+
+
+@org_view()
+@require_http_methods(["GET", "POST"])
+def token_delete_view(request: HttpRequest, sa_id: str, token_id: str) -> HttpResponse:
+    account = _account(request, sa_id)
+    token = get_or_404(account.tokens.all(), token_id)
+    detail_url = reverse("serviceaccount", args=[account.pk])
+    if request.method == "GET":
+        return confirm_page(
+            request,
+            title="Delete service account token",
+            question=f"Are you sure you want to delete the token '{token.name}'? "
+            "Anything still using it will stop working.",
+            action=reverse("token-delete", args=[account.pk, token.pk]),
+            button="Delete token",
+            danger=True,
+            next=detail_url,
+        )
+    token_delete(token=token)
+    if htmx_partial(request):
+        response = HttpResponse(status=204)
+        response["HX-Trigger"] = TOKENS_CHANGED
+        return response
+    return redirect(detail_url)
