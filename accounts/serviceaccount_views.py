@@ -26,7 +26,6 @@ from accounts.access import (
 from accounts.forms import RenameForm, ServiceAccountForm
 from accounts.models import ServiceAccount, service_account_listing
 from accounts.redirects import safe_next_url
-from accounts.ui import confirm_page, htmx_partial
 from accounts.roles import Role
 from accounts.services import (
     Conflict,
@@ -34,6 +33,7 @@ from accounts.services import (
     service_account_delete,
     service_account_update,
 )
+from accounts.ui import confirm_page, htmx_partial
 
 LIST_TEMPLATE = "accounts/serviceaccount_list.html"
 DETAIL_TEMPLATE = "accounts/serviceaccount_detail.html"

@@ -37,9 +37,9 @@ class TokenForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        if data.get("expiration") == ON_DATE and not data.get("expires_on"):
-            if "expires_on" not in self.errors:
-                self.add_error("expires_on", "Choose the date the token expires on.")
+        missing_date = data.get("expiration") == ON_DATE and not data.get("expires_on")
+        if missing_date and "expires_on" not in self.errors:
+            self.add_error("expires_on", "Choose the date the token expires on.")
         return data
 
     @property

@@ -17,8 +17,8 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.access import get_or_404, org_view, scoped_get
 from accounts.models import ServiceAccount
-from accounts.ui import confirm_page, htmx_partial
 from accounts.services import Conflict
+from accounts.ui import confirm_page, htmx_partial
 from tokens.forms import TokenForm
 from tokens.services import suggest_token_name, token_create, token_delete
 

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from django import template
-from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from tokens.models import ServiceAccountToken
 
@@ -19,7 +19,7 @@ def expiry(token: ServiceAccountToken, now: datetime) -> str:
     if token.expires_at is None:
         return "Never"
     if token.is_expired(now):
-        return format_html('<span class="badge badge-warning">⚠ Expired</span>')
+        return mark_safe('<span class="badge badge-warning">⚠ Expired</span>')
     days = token.days_until_expiration(now)
     if days is not None:
         return f"Expires in {days} day{'' if days == 1 else 's'}"
