@@ -1,8 +1,12 @@
-"""Every JSON endpoint, at Grafana's paths. Kept in one list so the OpenAPI test can walk it."""
+"""Every JSON endpoint, at Grafana's paths. Kept in one list so the OpenAPI test can walk it.
+
+Fixed paths under ``serviceaccounts/`` come before ``serviceaccounts/<id>``.
+"""
 
 from django.urls import path
 
 from accounts import api as accounts_api
+from apikeys import api as apikeys_api
 from tokens import api as tokens_api
 
 urlpatterns = [
@@ -14,14 +18,21 @@ urlpatterns = [
     path("orgs", accounts_api.orgs, name="api-orgs"),
     path("orgs/<str:org_id>/users", accounts_api.org_add_user, name="api-org-users"),
     path("admin/users", accounts_api.admin_create_user, name="api-admin-users"),
-]
-
-urlpatterns += [
+    path("auth/keys", apikeys_api.keys, name="api-keys"),
+    path("auth/keys/<str:key_id>", apikeys_api.key_detail, name="api-key"),
     path(
         "serviceaccounts/search",
         accounts_api.service_account_search,
         name="api-serviceaccounts-search",
     ),
+    path("serviceaccounts/migrate", apikeys_api.migrate_all, name="api-migrate"),
+    path("serviceaccounts/migrate/<str:key_id>", apikeys_api.migrate_one, name="api-migrate-one"),
+    path(
+        "serviceaccounts/migrationstatus",
+        apikeys_api.migration_status,
+        name="api-migration-status",
+    ),
+    path("serviceaccounts/hideApiKeys", apikeys_api.hide, name="api-hide-keys"),
     path("serviceaccounts", accounts_api.service_account_create_view, name="api-serviceaccounts"),
     path("serviceaccounts/", accounts_api.service_account_create_view),
     path(
@@ -29,9 +40,6 @@ urlpatterns += [
         accounts_api.service_account_detail,
         name="api-serviceaccount",
     ),
-]
-
-urlpatterns += [
     path("serviceaccounts/<str:sa_id>/tokens", tokens_api.tokens, name="api-tokens"),
     path(
         "serviceaccounts/<str:sa_id>/tokens/<str:token_id>",

@@ -220,5 +220,6 @@ KEYHOUSE_LAST_USED_INTERVAL_SECONDS = env_int("KEYHOUSE_LAST_USED_INTERVAL_SECON
 # Dotted paths walked in order by accounts.api_auth; each knows one kind of credential.
 KEYHOUSE_CREDENTIAL_BACKENDS = [
     "tokens.auth.ServiceAccountTokenBackend",
+    "apikeys.auth.ApiKeyBackend",
     "accounts.api_auth.UserPasswordBackend",
 ]

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, models
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -50,17 +50,20 @@ def identity_for_token(token: ServiceAccountToken, org_id: int | None) -> Identi
     )
 
 
-def touch_last_used(token: ServiceAccountToken, now: datetime) -> None:
-    """Record use at most once per interval; losing this write never fails the request."""
+def touch_last_used(credential: models.Model, now: datetime) -> None:
+    """Record use of a token or key at most once per interval, with one conditional UPDATE.
+
+    Losing this write (a locked or read-only database) never fails the request.
+    """
     threshold = now - timedelta(seconds=settings.KEYHOUSE_LAST_USED_INTERVAL_SECONDS)
-    if token.last_used_at is not None and token.last_used_at >= threshold:
+    if credential.last_used_at is not None and credential.last_used_at >= threshold:
         return  # the row we just read is recent enough: no write at all
     try:
-        ServiceAccountToken.objects.filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lt=threshold), pk=token.pk
+        type(credential).objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=threshold), pk=credential.pk
         ).update(last_used_at=now)
     except DatabaseError:
-        logger.warning("could not record last use of token %s", token.pk, exc_info=True)
+        logger.warning("could not record last use of %s", credential, exc_info=True)
 
 
 class ServiceAccountTokenBackend:

@@ -1,0 +1,83 @@
+"""``/api/auth/keys`` and the migration endpoints, in Grafana's shapes."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+
+from accounts.access import scoped_get
+from accounts.api_base import ApiError, api_view, field, parse_json_object, role_field
+from accounts.roles import Role
+from accounts.services import Conflict
+from apikeys.models import ApiKey
+from apikeys.services import (
+    ApiKeysMigrated,
+    api_key_create,
+    api_key_delete,
+    hide_api_keys,
+    migrate_keys,
+)
+from tokens.api import seconds_to_live
+
+
+@api_view(["GET", "POST"], min_role=Role.ADMIN)
+def keys(request: HttpRequest) -> JsonResponse:
+    org = request.identity.org
+    if request.method == "GET":
+        listed = ApiKey.objects.filter(org=org).unmigrated()
+        if request.GET.get("includeExpired") != "true":
+            listed = listed.unexpired(timezone.now())
+        return JsonResponse([key.to_api() for key in listed], safe=False)
+    data = parse_json_object(request)
+    name = field(data, "name", str, required=True)
+    role = role_field(data)
+    ttl = seconds_to_live(data)
+    try:
+        key, secret = api_key_create(
+            identity=request.identity, name=name, role=role, seconds_to_live=ttl
+        )
+    except ApiKeysMigrated as exc:
+        raise ApiError(410, exc.message) from None
+    except ValidationError as exc:
+        raise ApiError(400, " ".join(exc.messages)) from None
+    except Conflict as exc:
+        raise ApiError(409, str(exc)) from None
+    return JsonResponse({"id": key.pk, "name": key.name, "key": secret})
+
+
+@api_view(["DELETE"], min_role=Role.ADMIN)
+def key_detail(request: HttpRequest, key_id: str) -> JsonResponse:
+    key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
+    api_key_delete(key=key)
+    return JsonResponse({"message": "API key deleted"})
+
+
+@api_view(["POST"], min_role=Role.ADMIN)
+def migrate_all(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(migrate_keys(request.identity.org).to_api())
+
+
+@api_view(["POST"], min_role=Role.ADMIN)
+def migrate_one(request: HttpRequest, key_id: str) -> JsonResponse:
+    key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
+    result = migrate_keys(request.identity.org, key_ids=[key.pk], mark_org=False)
+    if result.failed:
+        raise ApiError(409, result.failed_details[0])
+    if not result.migrated:  # a concurrent request migrated it first
+        raise ApiError(404, "Not found")
+    account = result.accounts[0]
+    return JsonResponse(
+        {"message": "API key migrated to service account", "serviceAccountId": account.pk}
+    )
+
+
+@api_view(["GET"], min_role=Role.ADMIN)
+def migration_status(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"migrated": request.identity.org.api_keys_migrated_at is not None})
+
+
+@api_view(["POST"], min_role=Role.ADMIN)
+def hide(request: HttpRequest) -> JsonResponse:
+    hide_api_keys(request.identity.org)
+    return JsonResponse({"message": "API keys hidden"})

@@ -1,0 +1,221 @@
+"""Legacy API keys: creation, deletion and their migration to service accounts (DESIGN §7)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.access import Identity, check_role_ceiling
+from accounts.models import Organization, ServiceAccount
+from accounts.names import login_slug, name_key
+from accounts.roles import Role
+from accounts.services import Conflict, clean_name
+from apikeys import format as key_format
+from apikeys.models import ApiKey
+from tokens.models import ServiceAccountToken
+
+logger = logging.getLogger("keyhouse.apikeys")
+
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "M": 30 * 86400}
+_DURATION_RE = re.compile(r"(\d{1,9})([smhdwM])")
+AUTOGEN_PREFIX = "sa-autogen"
+
+
+class ApiKeysMigrated(Exception):
+    """The org moved to service accounts: no new API keys."""
+
+    message = (
+        "API keys were migrated to service accounts in this organization; "
+        "create a service account token instead."
+    )
+
+
+def parse_ttl(text: str) -> int:
+    """Seconds in a Grafana-style duration like ``30s``, ``15m``, ``12h``, ``7d``, ``2w``, ``1M``.
+
+    An empty value means no expiration (0).
+    """
+    text = text.strip()
+    if not text:
+        return 0
+    match = _DURATION_RE.fullmatch(text)
+    if match is None:
+        raise ValidationError("Not a valid duration", code="ttl")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def check_seconds_to_live(seconds: int) -> None:
+    """Grafana's rules for key lifetimes under ``KEYHOUSE_API_KEY_MAX_SECONDS_TO_LIVE``."""
+    limit = settings.KEYHOUSE_API_KEY_MAX_SECONDS_TO_LIVE
+    if seconds < 0:
+        raise ValidationError("Number of seconds before expiration cannot be negative", code="ttl")
+    if limit == -1:
+        return
+    if seconds == 0:
+        raise ValidationError("Number of seconds before expiration should be set", code="ttl")
+    if seconds > limit:
+        raise ValidationError(
+            "Number of seconds before expiration is greater than the global limit", code="ttl"
+        )
+
+
+@transaction.atomic
+def api_key_create(
+    *, identity: Identity, name: str, role: Role, seconds_to_live: int
+) -> tuple[ApiKey, str]:
+    """Create a key; returns it with its secret, which exists only in this return value."""
+    org = Organization.objects.select_for_update().get(pk=identity.org.pk)
+    if org.api_keys_migrated_at is not None:
+        raise ApiKeysMigrated()
+    check_role_ceiling(identity, role)
+    name = clean_name(name, what="Key name", max_length=ApiKey.NAME_MAX_LENGTH)
+    check_seconds_to_live(seconds_to_live)
+    if ApiKey.objects.filter(org=org, name_key=name_key(name)).exists():
+        raise Conflict(f"An API key named '{name}' already exists.")
+    now = timezone.now()
+    secret = key_format.generate(name, org.pk)
+    key = ApiKey(
+        org=org,
+        name=name,
+        role=role,
+        digest=key_format.digest(secret),
+        created_at=now,
+        expires_at=now + timedelta(seconds=seconds_to_live) if seconds_to_live else None,
+    )
+    try:
+        with transaction.atomic():
+            key.save()
+    except IntegrityError:
+        raise Conflict(f"An API key named '{name}' already exists.") from None
+    return key, secret
+
+
+def api_key_delete(*, key: ApiKey) -> None:
+    key.delete()
+
+
+# --- Migration ----------------------------------------------------------------------------
+
+
+@dataclass
+class MigrationResult:
+    total: int = 0
+    migrated: int = 0
+    failed: int = 0
+    failed_ids: list[int] = field(default_factory=list)
+    failed_details: list[str] = field(default_factory=list)
+    accounts: list[ServiceAccount] = field(default_factory=list)
+
+    def to_api(self) -> dict:
+        return {
+            "total": self.total,
+            "migrated": self.migrated,
+            "failed": self.failed,
+            "failedApikeyIDs": self.failed_ids,
+            "failedDetails": self.failed_details,
+        }
+
+
+@dataclass(frozen=True)
+class PlannedAccount:
+    key: ApiKey
+    name: str
+    login: str
+
+
+def _free_account_name(org: Organization, key: ApiKey) -> tuple[str, str]:
+    """``sa-autogen-<key name>`` and its login, with ``-001``… appended until both are free."""
+    room = ServiceAccount.NAME_MAX_LENGTH - len(AUTOGEN_PREFIX) - 6
+    base = f"{AUTOGEN_PREFIX}-{key.name[:room]}"
+    base_login = f"{AUTOGEN_PREFIX}-{org.pk}-{login_slug(key.name[:room])}"
+    for number in range(1000):
+        suffix = f"-{number:03d}" if number else ""
+        name, login = f"{base}{suffix}", f"{base_login}{suffix}"
+        name_taken = ServiceAccount.objects.filter(org=org, name_key=name_key(name)).exists()
+        if not name_taken and not ServiceAccount.objects.filter(login=login).exists():
+            return name, login
+    raise Conflict(f"No free service account name for API key '{key.name}'.")
+
+
+def plan_migration(org: Organization) -> list[PlannedAccount]:
+    """What "migrate all" would create, for the confirmation step (no writes)."""
+    return [
+        PlannedAccount(key, *_free_account_name(org, key))
+        for key in ApiKey.objects.filter(org=org).unmigrated()
+    ]
+
+
+def _migrate_key(key: ApiKey, now: datetime) -> ServiceAccount:
+    """Turn one key into a service account whose token has the key's own digest."""
+    name, login = _free_account_name(key.org, key)
+    account = ServiceAccount.objects.create(
+        org=key.org, name=name, login=login, role=key.role, created_by=None
+    )
+    ServiceAccountToken.objects.create(
+        service_account=account,
+        name=key.name,
+        digest=key.digest,
+        created_at=key.created_at,
+        expires_at=key.expires_at,
+        last_used_at=key.last_used_at,
+        is_revoked=key.is_revoked,
+    )
+    key.service_account = account
+    key.migrated_at = now
+    key.save(update_fields=["service_account", "migrated_at"])
+    return account
+
+
+def migrate_keys(
+    org: Organization,
+    *,
+    key_ids: Iterable[int] | None = None,
+    mark_org: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> MigrationResult:
+    """Migrate the org's unmigrated keys (all, or ``key_ids``), each in its own savepoint.
+
+    The org row is locked for the whole run, so concurrent runs queue up and never migrate a
+    key twice. A key that fails is left exactly as it was and reported; the others go on.
+    When every key of the org has been migrated, the org is marked so new keys are refused.
+    """
+    now = timezone.now()
+    result = MigrationResult()
+    with transaction.atomic():
+        org = Organization.objects.select_for_update().get(pk=org.pk)
+        keys = ApiKey.objects.filter(org=org).unmigrated().select_related("org")
+        if key_ids is not None:
+            keys = keys.filter(pk__in=list(key_ids))
+        # A list, not iterator(): SQLite must not stream a table the loop is updating.
+        for key in list(keys):
+            result.total += 1
+            try:
+                with transaction.atomic():
+                    account = _migrate_key(key, now)
+            except Exception as exc:  # reported per key, never fatal for the rest
+                logger.warning("migrating API key %s failed: %s", key.pk, exc)
+                result.failed += 1
+                result.failed_ids.append(key.pk)
+                result.failed_details.append(f"API key '{key.name}': {exc}")
+            else:
+                result.migrated += 1
+                result.accounts.append(account)
+            if progress is not None:
+                progress(result.total)
+        all_done = not ApiKey.objects.filter(org=org).unmigrated().exists()
+        if mark_org and all_done and org.api_keys_migrated_at is None:
+            org.api_keys_migrated_at = now
+            org.save(update_fields=["api_keys_migrated_at"])
+    return result
+
+
+def hide_api_keys(org: Organization) -> None:
+    Organization.objects.filter(pk=org.pk).update(api_keys_hidden=True)
