@@ -104,7 +104,7 @@ def test_plan_previews_without_writing(org, make_key):
 
 def test_a_failing_key_is_left_as_it_was_and_reported(org, make_key, monkeypatch):
     make_key("good one")
-    bad, bad_secret = make_key("bad one")
+    bad, _ = make_key("bad one")
     make_key("good two")
     real_create = ServiceAccountToken.objects.create
 
