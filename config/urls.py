@@ -19,4 +19,5 @@ urlpatterns = [
     path("api/", include("config.api_urls")),
     path("", include("accounts.urls")),
     path("", include("tokens.urls")),
+    path("", include("apikeys.urls")),
 ]

@@ -1,0 +1,198 @@
+"""Configuration → API keys: the legacy keys, their one-time reveal, and the wizard that
+migrates them to service accounts. Each step is a full page without JS and a fragment or
+dialog with htmx."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from accounts.access import RoleCeilingExceeded, assignable_roles, org_view, scoped_get
+from accounts.roles import Role
+from accounts.services import Conflict
+from accounts.ui import confirm_page, htmx_partial
+from apikeys.forms import ApiKeyForm
+from apikeys.models import ApiKey
+from apikeys.services import (
+    ApiKeysMigrated,
+    api_key_create,
+    api_key_delete,
+    hide_api_keys,
+    migrate_keys,
+    plan_migration,
+)
+
+PAGE_TEMPLATE = "apikeys/apikeys.html"
+MIGRATE_TEMPLATE = "apikeys/migrate.html"
+KEYS_CHANGED = "apiKeysChanged"
+
+
+def _page_context(request: HttpRequest, form: ApiKeyForm | None = None, **extra) -> dict:
+    org = request.identity.org
+    now = timezone.now()
+    include_expired = request.GET.get("includeExpired") == "true"
+    keys = ApiKey.objects.filter(org=org).unmigrated()
+    if not include_expired:
+        keys = keys.unexpired(now)
+    migrated = (
+        ApiKey.objects.filter(org=org, migrated_at__isnull=False)
+        .select_related("service_account")
+        .order_by("name_key")
+    )
+    return {
+        "nav_active": "apikeys",
+        "org": org,
+        "keys": keys,
+        "now": now,
+        "include_expired": include_expired,
+        "form": form or ApiKeyForm(roles=assignable_roles(request.identity)),
+        "migrated_keys": migrated if org.api_keys_migrated_at else [],
+        **extra,
+    }
+
+
+def _hidden_redirect(request: HttpRequest) -> HttpResponse | None:
+    if request.identity.org.api_keys_hidden:
+        return redirect("serviceaccounts")
+    return None
+
+
+@org_view()
+@require_GET
+def api_keys(request: HttpRequest) -> HttpResponse:
+    if hidden := _hidden_redirect(request):
+        return hidden
+    context = _page_context(request)
+    if htmx_partial(request) and request.htmx.target == "apikeys-content":
+        return render(request, f"{PAGE_TEMPLATE}#content", context)
+    return render(request, PAGE_TEMPLATE, context)
+
+
+@never_cache
+@org_view()
+@require_POST
+def api_key_new(request: HttpRequest) -> HttpResponse:
+    """Create a key; the response that reveals it is the only place it ever appears."""
+    if hidden := _hidden_redirect(request):
+        return hidden
+    form = ApiKeyForm(request.POST, roles=assignable_roles(request.identity))
+    key = secret = None
+    if form.is_valid():
+        try:
+            key, secret = api_key_create(
+                identity=request.identity,
+                name=form.cleaned_data["name"],
+                role=Role(form.cleaned_data["role"]),
+                seconds_to_live=form.cleaned_data["ttl"],
+            )
+        except ValidationError as exc:
+            form.add_error("ttl", exc)
+        except (Conflict, ApiKeysMigrated) as exc:
+            form.add_error("name", getattr(exc, "message", None) or str(exc))
+        except RoleCeilingExceeded as exc:
+            form.add_error("role", str(exc))
+    context = _page_context(request, form=form, new_key=key, secret=secret)
+    if htmx_partial(request):
+        response = render(request, f"{PAGE_TEMPLATE}#new_key", context)
+        if secret:
+            response["HX-Trigger"] = KEYS_CHANGED
+        return response
+    return render(request, PAGE_TEMPLATE, context)
+
+
+def _done(request: HttpRequest, url: str) -> HttpResponse:
+    if htmx_partial(request):
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+@org_view()
+@require_http_methods(["GET", "POST"])
+def api_key_delete_view(request: HttpRequest, key_id: str) -> HttpResponse:
+    key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
+    if request.method == "GET":
+        return confirm_page(
+            request,
+            nav_active="apikeys",
+            title="Delete API key",
+            question=f"Are you sure you want to delete the API key '{key.name}'? "
+            "Anything still using it will stop working.",
+            action=reverse("apikey-delete", args=[key.pk]),
+            button="Delete",
+            danger=True,
+            next=reverse("apikeys"),
+        )
+    api_key_delete(key=key)
+    messages.success(request, f"API key '{key.name}' deleted.")
+    return _done(request, reverse("apikeys"))
+
+
+@org_view()
+@require_http_methods(["GET", "POST"])
+def api_key_migrate_one(request: HttpRequest, key_id: str) -> HttpResponse:
+    key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
+    if request.method == "GET":
+        return confirm_page(
+            request,
+            nav_active="apikeys",
+            title="Migrate to service account",
+            question=f"Migrate the API key '{key.name}' to a service account? The key keeps "
+            "working, now as the service account's token.",
+            action=reverse("apikey-migrate", args=[key.pk]),
+            button="Migrate to service account",
+            next=reverse("apikeys"),
+        )
+    result = migrate_keys(request.identity.org, key_ids=[key.pk], mark_org=False)
+    if result.migrated:
+        account = result.accounts[0]
+        messages.success(request, f"API key '{key.name}' is now service account '{account}'.")
+    else:
+        messages.error(request, " ".join(result.failed_details) or "Nothing was migrated.")
+    return _done(request, reverse("apikeys"))
+
+
+@org_view()
+@require_http_methods(["GET", "POST"])
+def migrate_all(request: HttpRequest) -> HttpResponse:
+    """GET previews what will happen; POST migrates and answers with the summary."""
+    if hidden := _hidden_redirect(request):
+        return hidden
+    context = {"nav_active": "apikeys"}
+    if request.method == "GET":
+        context["plan"] = plan_migration(request.identity.org)
+    else:
+        context["result"] = migrate_keys(request.identity.org)
+    if htmx_partial(request):
+        partial = "dialog" if request.method == "GET" else "dialog_body"
+        response = render(request, f"{MIGRATE_TEMPLATE}#{partial}", context)
+        if request.method == "POST":
+            response["HX-Trigger"] = KEYS_CHANGED
+        return response
+    return render(request, MIGRATE_TEMPLATE, context)
+
+
+@org_view()
+@require_http_methods(["GET", "POST"])
+def hide_view(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return confirm_page(
+            request,
+            nav_active="apikeys",
+            title="Hide API keys page forever",
+            question="Hide the API keys page for everyone in this organization? "
+            "Its menu entry disappears and its address leads to service accounts.",
+            action=reverse("apikeys-hide"),
+            button="Hide API keys page forever",
+            danger=True,
+            next=reverse("apikeys"),
+        )
+    hide_api_keys(request.identity.org)
+    messages.success(request, "The API keys page is hidden. Use service accounts from now on.")
+    return _done(request, reverse("serviceaccounts"))
