@@ -6,33 +6,67 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0003_serviceaccount'),
+        ("accounts", "0003_serviceaccount"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=190)),
-                ('name_key', models.CharField(editable=False, max_length=190)),
-                ('role', models.CharField(choices=[('Admin', 'Admin'), ('Editor', 'Editor'), ('Viewer', 'Viewer'), ('None', 'No basic role')], default='Viewer', max_length=16)),
-                ('digest', models.CharField(editable=False, max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('is_revoked', models.BooleanField(default=False)),
-                ('migrated_at', models.DateTimeField(blank=True, null=True)),
-                ('org', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
-                ('service_account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.serviceaccount')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=190)),
+                ("name_key", models.CharField(editable=False, max_length=190)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("Admin", "Admin"),
+                            ("Editor", "Editor"),
+                            ("Viewer", "Viewer"),
+                            ("None", "No basic role"),
+                        ],
+                        default="Viewer",
+                        max_length=16,
+                    ),
+                ),
+                ("digest", models.CharField(editable=False, max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("is_revoked", models.BooleanField(default=False)),
+                ("migrated_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "org",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.organization",
+                    ),
+                ),
+                (
+                    "service_account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.serviceaccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name_key', 'pk'],
-                'constraints': [models.UniqueConstraint(fields=('org', 'name_key'), name='apikeys_name_unique')],
+                "ordering": ["name_key", "pk"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("org", "name_key"), name="apikeys_name_unique")
+                ],
             },
         ),
     ]
