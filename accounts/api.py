@@ -10,9 +10,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from accounts.access import check_role_ceiling, parse_id, scoped_get
-from accounts.api_base import ApiError, api_view, field, parse_json_object, role_field
+from accounts.api_base import (
+    ApiError,
+    api_view,
+    error_response,
+    field,
+    parse_json_object,
+    role_field,
+)
 from accounts.models import Organization, ServiceAccount, User, service_account_listing
 from accounts.roles import Role
 from accounts.services import (
@@ -212,7 +220,7 @@ def service_account_detail(request: HttpRequest, sa_id: str) -> JsonResponse:
     if request.method == "PATCH":
         data = parse_json_object(request)
         name = field(data, "name", str)
-        role = role_field(data, default=None) if "role" in data else None
+        role = role_field(data) if data.get("role") is not None else None
         is_disabled = field(data, "isDisabled", bool)
         account = _service_account_write(
             lambda: service_account_update(
@@ -242,3 +250,9 @@ OPENAPI_PATH = Path(settings.BASE_DIR) / "config" / "openapi.json"
 def openapi(request: HttpRequest) -> HttpResponse:
     """The hand-written OpenAPI 3 description kept beside the URL map."""
     return HttpResponse(OPENAPI_PATH.read_bytes(), content_type="application/json")
+
+
+@csrf_exempt
+def not_found(request: HttpRequest) -> JsonResponse:
+    """Unknown ``/api/…`` paths answer in the API's error shape, not with an HTML page."""
+    return error_response(404, "Not found")

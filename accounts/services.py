@@ -7,6 +7,7 @@ import unicodedata
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from accounts.access import Identity, check_role_ceiling
@@ -50,7 +51,9 @@ def user_create(
     login = login.strip() or email.strip()
     if not login:
         raise ValidationError("A login or an email is required.")
-    if User.objects.filter(username=login).exists() or (
+    if email:
+        validate_email(email)
+    if User.objects.filter(username__iexact=login).exists() or (
         email and User.objects.filter(email__iexact=email).exists()
     ):
         raise Conflict("User with same login or email already exists")

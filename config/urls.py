@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
+from accounts import api as accounts_api
 from accounts.forms import LoginForm
 
 urlpatterns = [
@@ -17,6 +18,7 @@ urlpatterns = [
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),
+    re_path(r"^api/", accounts_api.not_found),
     path("", include("accounts.urls")),
     path("", include("tokens.urls")),
     path("", include("apikeys.urls")),

@@ -17,13 +17,23 @@ document.addEventListener("change", (event) => {
 
 // Dialogs: htmx swaps a <dialog data-modal> into #dialog-host and we open it modally, which
 // makes the page behind it inert (focus stays in the dialog) and lets Escape close it.
-document.addEventListener("htmx:afterSwap", (event) => {
-  const dialog = event.detail.target.querySelector("dialog[data-modal]");
+function focusInDialog(dialog) {
+  const target = dialog.querySelector(
+    "[aria-invalid=true], .field-invalid input, [data-select-on-focus], input:not([type=hidden]):not([type=radio]), button:not([hidden])"
+  );
+  if (target) target.focus();
+}
+document.addEventListener("htmx:load", (event) => {
+  const elt = event.detail.elt;
+  const dialog = elt.matches("dialog[data-modal]") ? elt : elt.querySelector("dialog[data-modal]");
   if (dialog && !dialog.open) {
     dialog.showModal();
-    const first = dialog.querySelector("input:not([type=hidden]), button");
-    if (first) first.focus();
+    focusInDialog(dialog);
+    return;
   }
+  // New content inside an open dialog (an error or the reveal): keep focus inside it.
+  const open = elt.closest("dialog[data-modal][open]");
+  if (open) focusInDialog(open);
 });
 // A closed dialog is gone for good: its secret must not linger in the DOM.
 document.addEventListener("close", (event) => {

@@ -238,3 +238,19 @@ class TestOrgUsers:
         body = {"loginOrEmail": "ghost", "role": "Viewer"}
         url = f"/api/orgs/{org.pk}/users"
         assert post_json(client, url, body, **basic_auth("alice")).status_code == 404
+
+
+def test_unknown_api_paths_are_json_404s(client):
+    for url in ("/api/nope", "/api/serviceaccounts/1/", "/api/serviceaccounts/1/tokens/2/x"):
+        response = client.post(url)
+        assert response.status_code == 404
+        assert response.json() == {"message": "Not found"}
+
+
+def test_logins_and_emails_are_unique_ignoring_case_and_emails_are_validated(
+    client, server_admin, admin
+):
+    body = {"login": "ALICE", "password": PASSWORD}
+    assert post_json(client, "/api/admin/users", body, **basic_auth("root")).status_code == 409
+    body = {"login": "bob", "email": "not-an-email", "password": PASSWORD}
+    assert post_json(client, "/api/admin/users", body, **basic_auth("root")).status_code == 400

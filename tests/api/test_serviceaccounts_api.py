@@ -99,7 +99,7 @@ def test_get_patch_delete(client, admin, make_account):
 
 
 @pytest.mark.parametrize(
-    "body", [{"role": "Boss"}, {"name": ""}, {"isDisabled": 1}, {"role": None}, "nope"]
+    "body", [{"role": "Boss"}, {"name": ""}, {"isDisabled": 1}, {"role": 5}, "nope"]
 )
 def test_patch_rejects_bad_bodies_and_changes_nothing(client, admin, make_account, body):
     account = make_account("bot")
@@ -220,3 +220,11 @@ class TestSearch:
     def test_bad_paging_is_400(self, client, admin, params):
         response = call(client, "GET", f"/api/serviceaccounts/search?{params}")
         assert response.status_code == 400
+
+
+def test_patch_with_null_role_leaves_the_role(client, admin, make_account):
+    account = make_account("bot", role=Role.EDITOR)
+    response = call(client, "PATCH", f"/api/serviceaccounts/{account.pk}", {"role": None})
+    assert response.status_code == 200
+    account.refresh_from_db()
+    assert account.role == "Editor"
