@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -24,7 +23,6 @@ from accounts.api_base import (
 from accounts.models import Organization, ServiceAccount, User, service_account_listing
 from accounts.roles import Role
 from accounts.services import (
-    Conflict,
     membership_add,
     org_create,
     service_account_create,
@@ -37,10 +35,6 @@ from accounts.services import (
 def _require_server_admin(request: HttpRequest) -> None:
     if not request.identity.is_server_admin:
         raise PermissionDenied("Permission denied: server admin only")
-
-
-def _validation_message(exc: ValidationError) -> str:
-    return " ".join(exc.messages)
 
 
 @api_view(["GET"], authenticated=False)
@@ -76,12 +70,7 @@ def orgs(request: HttpRequest) -> JsonResponse:
     if request.method == "POST":
         data = parse_json_object(request)
         name = field(data, "name", str, required=True)
-        try:
-            org = org_create(name=name, creator=request.identity.user)
-        except ValidationError as exc:
-            raise ApiError(400, _validation_message(exc)) from None
-        except Conflict as exc:
-            raise ApiError(409, str(exc)) from None
+        org = org_create(name=name, creator=request.identity.user)
         return JsonResponse({"orgId": org.pk, "message": "Organization created"})
     queryset = Organization.objects.all()
     query = request.GET.get("query", "").strip()
@@ -100,18 +89,13 @@ def admin_create_user(request: HttpRequest) -> JsonResponse:
         org = Organization.objects.filter(pk=parse_id(org_id)).first()
         if org is None:
             raise ApiError(404, "Organization not found")
-    try:
-        user = user_create(
-            login=field(data, "login", str, default=""),
-            email=field(data, "email", str, default=""),
-            name=field(data, "name", str, default=""),
-            password=field(data, "password", str, required=True),
-            org=org,
-        )
-    except ValidationError as exc:
-        raise ApiError(400, _validation_message(exc)) from None
-    except Conflict as exc:
-        raise ApiError(409, str(exc)) from None
+    user = user_create(
+        login=field(data, "login", str, default=""),
+        email=field(data, "email", str, default=""),
+        name=field(data, "name", str, default=""),
+        password=field(data, "password", str, required=True),
+        org=org,
+    )
     return JsonResponse({"id": user.pk, "message": "User created"})
 
 
@@ -132,10 +116,7 @@ def org_add_user(request: HttpRequest, org_id: str) -> JsonResponse:
     )
     if user is None:
         raise ApiError(404, "User not found")
-    try:
-        membership_add(org=org, user=user, role=role)
-    except Conflict as exc:
-        raise ApiError(409, str(exc)) from None
+    membership_add(org=org, user=user, role=role)
     return JsonResponse({"message": "User added to organization", "userId": user.pk})
 
 
@@ -159,16 +140,6 @@ def _positive_int_param(request: HttpRequest, name: str, default: int) -> int:
 
 def _service_account(request: HttpRequest, pk: str) -> ServiceAccount:
     return scoped_get(request.identity, ServiceAccount.objects.all(), pk)
-
-
-def _service_account_write(call: Callable[[], ServiceAccount]) -> ServiceAccount:
-    """Run a service-account service call, mapping its refusals to API errors."""
-    try:
-        return call()
-    except ValidationError as exc:
-        raise ApiError(400, _validation_message(exc)) from None
-    except Conflict as exc:
-        raise ApiError(409, str(exc)) from None
 
 
 @api_view(["GET"], min_role=Role.ADMIN)
@@ -202,10 +173,8 @@ def service_account_create_view(request: HttpRequest) -> JsonResponse:
     name = field(data, "name", str, required=True)
     role = role_field(data, default=Role.VIEWER)
     is_disabled = field(data, "isDisabled", bool, default=False)
-    account = _service_account_write(
-        lambda: service_account_create(
-            identity=request.identity, name=name, role=role, is_disabled=is_disabled
-        )
+    account = service_account_create(
+        identity=request.identity, name=name, role=role, is_disabled=is_disabled
     )
     account.token_count = 0
     return JsonResponse(account.to_api_profile(), status=201)
@@ -222,14 +191,12 @@ def service_account_detail(request: HttpRequest, sa_id: str) -> JsonResponse:
         name = field(data, "name", str)
         role = role_field(data) if data.get("role") is not None else None
         is_disabled = field(data, "isDisabled", bool)
-        account = _service_account_write(
-            lambda: service_account_update(
-                identity=request.identity,
-                account=account,
-                name=name,
-                role=role,
-                is_disabled=is_disabled,
-            )
+        account = service_account_update(
+            identity=request.identity,
+            account=account,
+            name=name,
+            role=role,
+            is_disabled=is_disabled,
         )
         profile = account.to_api_profile()
         return JsonResponse(

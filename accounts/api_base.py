@@ -9,13 +9,14 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.access import require_role
 from accounts.api_auth import AuthenticationFailed, BadOrgHeader, authenticate_request
 from accounts.roles import Role
+from accounts.services import Conflict
 
 logger = logging.getLogger("keyhouse.auth")
 
@@ -35,7 +36,10 @@ def api_view(
     methods: Iterable[str], *, authenticated: bool = True, min_role: Role | None = None
 ) -> Callable:
     """Mark a JSON endpoint. The API authenticates by the Authorization header only, never
-    by the session cookie, which is why it is safe to exempt it from CSRF checks."""
+    by the session cookie, which is why it is safe to exempt it from CSRF checks.
+
+    Refusals become ``{"message"}`` responses here, once: bad credentials 401, a low role
+    403, a missing or other-org object 404, a service's ValidationError 400, Conflict 409."""
     allowed = frozenset(methods)
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -59,6 +63,10 @@ def api_view(
                 return error_response(400, str(exc))
             except ApiError as exc:
                 return error_response(exc.status, exc.message)
+            except ValidationError as exc:  # a service refused the input
+                return error_response(400, " ".join(exc.messages))
+            except Conflict as exc:
+                return error_response(409, str(exc))
             except Http404:
                 return error_response(404, "Not found")
             except PermissionDenied as exc:

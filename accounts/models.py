@@ -13,8 +13,26 @@ MAIN_ORG_ID = 1
 MAIN_ORG_NAME = "Main Org."
 
 
-class Organization(models.Model):
-    name = models.CharField(max_length=190)
+class NamedModel(models.Model):
+    """A display name and its comparison key (``accounts.names.name_key``), kept in step."""
+
+    NAME_MAX_LENGTH = 190
+
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    name_key = models.CharField(max_length=NAME_MAX_LENGTH, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.name_key = name_key(self.name)
+        super().save(*args, **kwargs)
+
+
+class Organization(NamedModel):
     name_key = models.CharField(max_length=190, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -23,13 +41,6 @@ class Organization(models.Model):
 
     class Meta:
         ordering = ["name_key"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def save(self, *args, **kwargs) -> None:
-        self.name_key = name_key(self.name)
-        super().save(*args, **kwargs)
 
     def to_api(self) -> dict:
         blank = ""
@@ -121,14 +132,10 @@ class ServiceAccountQuerySet(models.QuerySet):
         )
 
 
-class ServiceAccount(models.Model):
+class ServiceAccount(NamedModel):
     """A machine identity of one org. It has tokens, never a password, and cannot sign in."""
 
-    NAME_MAX_LENGTH = 190
-
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    name = models.CharField(max_length=NAME_MAX_LENGTH)
-    name_key = models.CharField(max_length=NAME_MAX_LENGTH, editable=False)
     login = models.CharField(max_length=255, unique=True, editable=False)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     is_disabled = models.BooleanField(default=False)
@@ -145,13 +152,6 @@ class ServiceAccount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["org", "name_key"], name="accounts_sa_name_unique"),
         ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def save(self, *args, **kwargs) -> None:
-        self.name_key = name_key(self.name)
-        super().save(*args, **kwargs)
 
     def to_api(self) -> dict:
         """The object Grafana returns in search results."""

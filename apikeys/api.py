@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
 from accounts.access import scoped_get
 from accounts.api_base import ApiError, api_view, field, parse_json_object, role_field
 from accounts.roles import Role
-from accounts.services import Conflict
 from apikeys.models import ApiKey
 from apikeys.services import (
     ApiKeysMigrated,
@@ -39,10 +37,6 @@ def keys(request: HttpRequest) -> JsonResponse:
         )
     except ApiKeysMigrated as exc:
         raise ApiError(410, exc.message) from None
-    except ValidationError as exc:
-        raise ApiError(400, " ".join(exc.messages)) from None
-    except Conflict as exc:
-        raise ApiError(409, str(exc)) from None
     return JsonResponse({"id": key.pk, "name": key.name, "key": secret})
 
 

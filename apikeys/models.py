@@ -5,8 +5,7 @@ from datetime import datetime
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import Organization, ServiceAccount, isoformat
-from accounts.names import name_key
+from accounts.models import NamedModel, Organization, ServiceAccount, isoformat
 from accounts.roles import Role
 
 
@@ -18,14 +17,10 @@ class ApiKeyQuerySet(models.QuerySet):
         return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
 
 
-class ApiKey(models.Model):
+class ApiKey(NamedModel):
     """A legacy org API key. Once migrated it lives on as its service account's token."""
 
-    NAME_MAX_LENGTH = 190
-
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    name = models.CharField(max_length=NAME_MAX_LENGTH)
-    name_key = models.CharField(max_length=NAME_MAX_LENGTH, editable=False)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     digest = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
@@ -46,13 +41,6 @@ class ApiKey(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["org", "name_key"], name="apikeys_name_unique"),
         ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def save(self, *args, **kwargs) -> None:
-        self.name_key = name_key(self.name)
-        super().save(*args, **kwargs)
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())

@@ -5,8 +5,10 @@ import base64
 import pytest
 from django.test import Client
 
-from accounts.models import Membership, Organization, User
+from accounts.access import Identity
+from accounts.models import Membership, Organization, ServiceAccount, User
 from accounts.roles import Role
+from accounts.services import service_account_create
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -64,6 +66,20 @@ def outsider(other_org) -> User:
 @pytest.fixture
 def server_admin(db) -> User:
     return make_user("root", None, None, is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def org_admin(org, admin) -> Identity:
+    """Alice acting as Admin of Acme, for calling services directly."""
+    return Identity(kind="user", org=org, role=Role.ADMIN, user=admin)
+
+
+@pytest.fixture
+def make_account(org_admin):
+    def make(name: str = "robot", **kwargs) -> ServiceAccount:
+        return service_account_create(identity=org_admin, name=name, **kwargs)
+
+    return make
 
 
 def signed_in(user: User, **kwargs) -> Client:

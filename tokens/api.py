@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
@@ -12,7 +11,6 @@ from accounts.access import get_or_404, scoped_get
 from accounts.api_base import ApiError, api_view, field, parse_json_object
 from accounts.models import ServiceAccount
 from accounts.roles import Role
-from accounts.services import Conflict
 from tokens.services import token_create, token_delete
 
 # Far enough for any real token, small enough that datetime arithmetic cannot overflow.
@@ -43,17 +41,12 @@ def tokens(request: HttpRequest, sa_id: str) -> JsonResponse:
     name = field(data, "name", str, required=True)
     ttl = seconds_to_live(data)
     now = timezone.now()
-    try:
-        token, secret = token_create(
-            account=account,
-            name=name,
-            expires_at=now + timedelta(seconds=ttl) if ttl else None,
-            now=now,
-        )
-    except ValidationError as exc:
-        raise ApiError(400, " ".join(exc.messages)) from None
-    except Conflict as exc:
-        raise ApiError(409, str(exc)) from None
+    token, secret = token_create(
+        account=account,
+        name=name,
+        expires_at=now + timedelta(seconds=ttl) if ttl else None,
+        now=now,
+    )
     return JsonResponse({"id": token.pk, "name": token.name, "key": secret})
 
 

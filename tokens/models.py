@@ -5,22 +5,17 @@ from datetime import datetime, timedelta
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import ServiceAccount, isoformat
-from accounts.names import name_key
+from accounts.models import NamedModel, ServiceAccount, isoformat
 
 EXPIRY_WARNING = timedelta(days=7)
 
 
-class ServiceAccountToken(models.Model):
+class ServiceAccountToken(NamedModel):
     """A named credential of a service account. Only the SHA-256 digest of the secret is kept."""
-
-    NAME_MAX_LENGTH = 190
 
     service_account = models.ForeignKey(
         ServiceAccount, on_delete=models.CASCADE, related_name="tokens"
     )
-    name = models.CharField(max_length=NAME_MAX_LENGTH)
-    name_key = models.CharField(max_length=NAME_MAX_LENGTH, editable=False)
     digest = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -34,13 +29,6 @@ class ServiceAccountToken(models.Model):
                 fields=["service_account", "name_key"], name="tokens_name_unique"
             ),
         ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def save(self, *args, **kwargs) -> None:
-        self.name_key = name_key(self.name)
-        super().save(*args, **kwargs)
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())

@@ -1,10 +1,7 @@
 import pytest
 from django.test import Client
 
-from accounts.access import Identity
 from accounts.models import ServiceAccount
-from accounts.roles import Role
-from accounts.services import service_account_create
 from tests.conftest import signed_in
 from tokens.models import ServiceAccountToken
 
@@ -15,16 +12,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 def htmx_to(target: str) -> dict:
     return {**HTMX, "HTTP_HX_TARGET": target}
-
-
-@pytest.fixture
-def make_account(org, admin):
-    identity = Identity(kind="user", org=org, role=Role.ADMIN, user=admin)
-
-    def make(name: str, **kwargs) -> ServiceAccount:
-        return service_account_create(identity=identity, name=name, **kwargs)
-
-    return make
 
 
 @pytest.fixture

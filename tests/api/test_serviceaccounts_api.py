@@ -13,16 +13,6 @@ LIST_FIELDS = {"id", "name", "login", "orgId", "isDisabled", "role", "tokens", "
 PROFILE_FIELDS = LIST_FIELDS | {"createdAt", "updatedAt", "teams"}
 
 
-@pytest.fixture
-def make_account(org, admin):
-    identity = Identity(kind="user", org=org, role=Role.ADMIN, user=admin)
-
-    def make(name: str, **kwargs) -> ServiceAccount:
-        return service_account_create(identity=identity, name=name, **kwargs)
-
-    return make
-
-
 def test_create_returns_201_with_the_profile(client, admin, org):
     for url, name in (("/api/serviceaccounts", "grafana"), ("/api/serviceaccounts/", "ci")):
         response = call(client, "POST", url, {"name": name, "role": "Editor"})

@@ -1,13 +1,7 @@
 import pytest
 
-from accounts.access import Identity
 from accounts.roles import Role
 from apikeys.services import api_key_create
-
-
-@pytest.fixture
-def org_admin(org, admin) -> Identity:
-    return Identity(kind="user", org=org, role=Role.ADMIN, user=admin)
 
 
 @pytest.fixture
