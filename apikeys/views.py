@@ -31,7 +31,9 @@ from apikeys.services import (
 
 PAGE_TEMPLATE = "apikeys/apikeys.html"
 MIGRATE_TEMPLATE = "apikeys/migrate.html"
-KEYS_CHANGED = "apiKeysChanged"
+KEYS_CHANGED = "apiKeysChanged"  # refreshes the table only, so a reveal stays on screen
+KEYS_MIGRATED = "apiKeysMigrated"  # refreshes the whole page content
+PARTIALS = {"apikeys-content": "content", "apikeys-table": "keys_table"}
 
 
 def _page_context(request: HttpRequest, form: ApiKeyForm | None = None, **extra) -> dict:
@@ -70,8 +72,8 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     if hidden := _hidden_redirect(request):
         return hidden
     context = _page_context(request)
-    if htmx_partial(request) and request.htmx.target == "apikeys-content":
-        return render(request, f"{PAGE_TEMPLATE}#content", context)
+    if htmx_partial(request) and request.htmx.target in PARTIALS:
+        return render(request, f"{PAGE_TEMPLATE}#{PARTIALS[request.htmx.target]}", context)
     return render(request, PAGE_TEMPLATE, context)
 
 
@@ -173,7 +175,7 @@ def migrate_all(request: HttpRequest) -> HttpResponse:
         partial = "dialog" if request.method == "GET" else "dialog_body"
         response = render(request, f"{MIGRATE_TEMPLATE}#{partial}", context)
         if request.method == "POST":
-            response["HX-Trigger"] = KEYS_CHANGED
+            response["HX-Trigger"] = KEYS_MIGRATED
         return response
     return render(request, MIGRATE_TEMPLATE, context)
 

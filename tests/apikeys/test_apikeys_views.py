@@ -145,13 +145,15 @@ class TestWizard:
         preview = admin_client.get("/org/apikeys/migrate", **HTMX).content.decode()
         assert preview.strip().startswith('<dialog id="migrate-dialog"')
         response = admin_client.post("/org/apikeys/migrate", **HTMX)
-        assert response["HX-Trigger"] == "apiKeysChanged"
+        assert response["HX-Trigger"] == "apiKeysMigrated"
         assert response.content.decode().strip().startswith('<div id="migrate-dialog-body"')
         fragment = admin_client.get(
             "/org/apikeys", **HTMX, HTTP_HX_TARGET="apikeys-content"
         ).content.decode()
         assert fragment.strip().startswith('<div id="apikeys-content"')
         assert "API keys were migrated" in fragment
+        table = admin_client.get("/org/apikeys", **HTMX, HTTP_HX_TARGET="apikeys-table")
+        assert table.content.decode().strip().startswith('<section class="card" id="apikeys-table"')
 
     def test_summary_reports_failures(self, admin_client, make_key, monkeypatch):
         from tokens.models import ServiceAccountToken
