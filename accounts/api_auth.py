@@ -26,6 +26,7 @@ from accounts.models import Organization, User
 logger = logging.getLogger("keyhouse.auth")
 
 API_KEY_USERNAME = "api_key"
+USERNAME_MAX_LENGTH = 254
 INVALID_API_KEY = "Invalid API key"
 
 
@@ -65,6 +66,8 @@ def parse_authorization(header: str) -> Credentials | None:
     """None when there is no header; AuthenticationFailed when it cannot be read."""
     if not header:
         return None
+    if "\x00" in header:
+        raise AuthenticationFailed("authorization header with a NUL character")
     scheme, _, value = header.strip().partition(" ")
     value = value.strip()
     if not value:
@@ -77,6 +80,8 @@ def parse_authorization(header: str) -> Credentials | None:
         except (binascii.Error, UnicodeDecodeError):
             raise AuthenticationFailed("basic credentials are not base64 of UTF-8") from None
         username, colon, password = decoded.partition(":")
+        if "\x00" in decoded or len(username) > USERNAME_MAX_LENGTH:
+            raise AuthenticationFailed("basic credentials with an impossible username")
         if not colon:
             raise AuthenticationFailed("basic credentials without a colon")
         return Credentials("basic", password, username)
@@ -84,7 +89,7 @@ def parse_authorization(header: str) -> Credentials | None:
 
 
 def requested_org_id(request: HttpRequest) -> int | None:
-    raw = request.headers.get("X-Grafana-Org-Id", "").strip()
+    raw = request.META.get("HTTP_X_GRAFANA_ORG_ID", "").strip()
     if not raw:
         return None
     try:
@@ -103,7 +108,8 @@ def credential_backends() -> tuple[CredentialBackend, ...]:
 
 def authenticate_request(request: HttpRequest) -> Identity:
     """The caller's identity, or AuthenticationFailed (or BadOrgHeader)."""
-    credentials = parse_authorization(request.headers.get("Authorization", ""))
+    # META directly: request.headers would build a dict of every header on each API call.
+    credentials = parse_authorization(request.META.get("HTTP_AUTHORIZATION", ""))
     if credentials is None:
         raise AuthenticationFailed("no credentials", message="Unauthorized")
     org_id = requested_org_id(request)

@@ -21,6 +21,9 @@ from accounts.services import Conflict
 logger = logging.getLogger("keyhouse.auth")
 
 
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -46,10 +49,21 @@ def api_view(
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            response = _respond(request, view, args, kwargs)
             if request.method not in allowed:
-                response = error_response(405, "Method not allowed")
                 response["Allow"] = ", ".join(sorted(allowed))
-                return response
+            # JSON needs no page policy from the CSP middleware (costly per request): a fixed
+            # deny-all one is cheaper. Nothing here may be cached, least of all a new secret.
+            response._csp_exempt = True
+            response["Content-Security-Policy"] = API_CSP
+            response["Cache-Control"] = "no-store"
+            return response
+
+        def _respond(
+            request: HttpRequest, view: Callable, args: tuple, kwargs: dict
+        ) -> HttpResponse:
+            if request.method not in allowed:
+                return error_response(405, "Method not allowed")
             try:
                 if authenticated:
                     request.identity = authenticate_request(request)
@@ -83,7 +97,7 @@ def parse_json_object(request: HttpRequest) -> dict[str, Any]:
     """The request body as a JSON object, or ApiError 400."""
     try:
         data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "Bad request data: body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "Bad request data: expected a JSON object")

@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django.templatetags.static import static
+from django.utils import timezone
 
 from accounts.names import name_key
 from accounts.roles import Role
@@ -61,6 +63,7 @@ class Organization(NamedModel):
 class User(AbstractUser):
     """A person who signs in. ``is_superuser`` makes them a server admin."""
 
+    LOGIN_MAX_LENGTH = 150  # AbstractUser.username
     name = models.CharField(max_length=190, blank=True)
     email = models.EmailField(blank=True)
     current_org = models.ForeignKey(
@@ -77,10 +80,6 @@ class User(AbstractUser):
                 name="accounts_user_email_unique_ci",
             ),
         ]
-
-    @property
-    def is_server_admin(self) -> bool:
-        return self.is_superuser
 
     def to_api(self, org: Organization) -> dict:
         return {
@@ -135,8 +134,10 @@ class ServiceAccountQuerySet(models.QuerySet):
 class ServiceAccount(NamedModel):
     """A machine identity of one org. It has tokens, never a password, and cannot sign in."""
 
+    LOGIN_MAX_LENGTH = 255
+
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    login = models.CharField(max_length=255, unique=True, editable=False)
+    login = models.CharField(max_length=LOGIN_MAX_LENGTH, unique=True, editable=False)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     is_disabled = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -163,7 +164,7 @@ class ServiceAccount(NamedModel):
             "isDisabled": self.is_disabled,
             "role": self.role,
             "tokens": self.token_count_value,
-            "avatarUrl": AVATAR_URL,
+            "avatarUrl": static(AVATAR_PATH),
         }
 
     def to_api_profile(self) -> dict:
@@ -182,7 +183,7 @@ class ServiceAccount(NamedModel):
         return count if count is not None else self.tokens.count()
 
 
-AVATAR_URL = "/static/icons/service-account.svg"
+AVATAR_PATH = "icons/service-account.svg"
 
 
 def isoformat(value: datetime | None) -> str | None:
@@ -196,8 +197,6 @@ def service_account_listing(
     org: Organization, *, query: str = "", disabled_only: bool = False, expired_only: bool = False
 ) -> ServiceAccountQuerySet:
     """The list behind both the page and ``/api/serviceaccounts/search``."""
-    from django.utils import timezone
-
     now = timezone.now()
     # Meta.ordering does not apply to aggregate queries, so order explicitly.
     accounts = (

@@ -14,3 +14,9 @@ def name_key(name: str) -> str:
 def login_slug(name: str) -> str:
     """Grafana's login slug: lower-case, runs of spaces become one dash."""
     return re.sub(r"\s+", "-", name.strip().lower())
+
+
+def fits(name: str, limit: int) -> bool:
+    """Whether ``name`` and the forms derived from it stay within ``limit`` characters
+    (case folding and NFKC can make a name longer: "ß" folds to "ss")."""
+    return len(name) <= limit and len(name_key(name)) <= limit and len(login_slug(name)) <= limit

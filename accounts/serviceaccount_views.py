@@ -152,7 +152,7 @@ def service_account_name(request: HttpRequest, sa_id: str) -> HttpResponse:
     form = RenameForm(request.POST)
     if form.is_valid():
         try:
-            service_account_update(
+            account = service_account_update(
                 identity=request.identity, account=account, name=form.cleaned_data["name"]
             )
         except (ValidationError, Conflict) as exc:
@@ -183,7 +183,7 @@ def service_account_role(request: HttpRequest, sa_id: str) -> HttpResponse:
     error = ""
     try:
         role = Role(request.POST.get("role", ""))
-        service_account_update(identity=request.identity, account=account, role=role)
+        account = service_account_update(identity=request.identity, account=account, role=role)
     except ValueError:
         error = "Choose one of the offered roles."
     except RoleCeilingExceeded as exc:

@@ -9,10 +9,11 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.http import Http404
 
 from accounts.access import Identity, check_role_ceiling
 from accounts.models import MAIN_ORG_ID, Membership, Organization, ServiceAccount, User
-from accounts.names import login_slug, name_key
+from accounts.names import fits, login_slug, name_key
 from accounts.roles import Role
 
 
@@ -51,6 +52,8 @@ def user_create(
     login = login.strip() or email.strip()
     if not login:
         raise ValidationError("A login or an email is required.")
+    login = clean_name(login, what="Login", max_length=User.LOGIN_MAX_LENGTH)
+    name = clean_name(name, what="Name", max_length=190) if name.strip() else ""
     if email:
         validate_email(email)
     if User.objects.filter(username__iexact=login).exists() or (
@@ -101,7 +104,7 @@ def clean_name(name: str, *, what: str, max_length: int) -> str:
     name = name.strip()
     if not name:
         raise ValidationError(f"{what} is required.")
-    if len(name) > max_length:
+    if not fits(name, max_length):
         raise ValidationError(f"{what} must be at most {max_length} characters.")
     if any(unicodedata.category(char) == "Cc" for char in name):
         raise ValidationError(f"{what} cannot contain control characters.")
@@ -130,6 +133,8 @@ def service_account_create(
     org = identity.org
     _ensure_name_free(org, name)
     login = f"sa-{org.pk}-{login_slug(name)}"
+    if len(login) > ServiceAccount.LOGIN_MAX_LENGTH:
+        raise ValidationError("Display name is too long to derive a login from.")
     if ServiceAccount.objects.filter(login=login).exists():
         raise Conflict(
             f"The login '{login}' derived from this name is already used by another "
@@ -160,23 +165,29 @@ def service_account_update(
     role: Role | None = None,
     is_disabled: bool | None = None,
 ) -> ServiceAccount:
-    """Rename (the login stays), change the role, or disable/enable; all or nothing."""
+    """Rename (the login stays), change the role, or disable/enable; all or nothing.
+
+    The row is locked and re-read, so concurrent edits don't overwrite each other and an
+    edit racing a delete cannot bring the account back.
+    """
     if name is not None:
         name = clean_service_account_name(name)
         _ensure_name_free(account.org, name, exclude_pk=account.pk)
     if role is not None:
         check_role_ceiling(identity, role)
-        account.role = role
-    if name is not None:
-        account.name = name
-    if is_disabled is not None:
-        account.is_disabled = is_disabled
+    locked = ServiceAccount.objects.select_for_update().filter(pk=account.pk).first()
+    if locked is None:
+        raise Http404
+    changes = {"name": name, "role": role, "is_disabled": is_disabled}
+    changed = [field for field, value in changes.items() if value is not None]
+    for field in changed:
+        setattr(locked, field, changes[field])
     try:
         with transaction.atomic():
-            account.save()
+            locked.save(update_fields=[*changed, "name_key", "updated_at"] if changed else None)
     except IntegrityError:
-        raise Conflict(f"A service account named '{account.name}' already exists.") from None
-    return account
+        raise Conflict(f"A service account named '{name}' already exists.") from None
+    return locked
 
 
 @transaction.atomic

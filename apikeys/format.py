@@ -37,7 +37,7 @@ def parse(key: str) -> ParsedKey | None:
         return None
     try:
         data = json.loads(base64.b64decode(key, validate=True))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         return None
     if not isinstance(data, dict):
         return None

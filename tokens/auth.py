@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
 from django.db import DatabaseError, models
@@ -11,8 +12,10 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import rows
 from accounts.access import Identity
 from accounts.api_auth import AuthenticationFailed, Credentials
+from accounts.models import Organization, ServiceAccount
 from accounts.roles import Role
 from tokens import format as token_format
 from tokens.models import ServiceAccountToken
@@ -20,13 +23,36 @@ from tokens.models import ServiceAccountToken
 logger = logging.getLogger("keyhouse.auth")
 
 
+TOKEN_FIELDS = ("id", "service_account_id", "expires_at", "last_used_at", "is_revoked")
+ACCOUNT_FIELDS = ("id", "org_id", "role", "is_disabled")
+ORG_FIELDS = ("id", "name", "api_keys_migrated_at", "api_keys_hidden")
+
+
+@cache
+def _token_sql() -> str:
+    token, account, org = ServiceAccountToken, ServiceAccount, Organization
+    # Only model metadata is pasted in; the digest is a parameter.
+    return (
+        f"SELECT {rows.columns('t', token, TOKEN_FIELDS)}, "  # noqa: S608
+        f"{rows.columns('a', account, ACCOUNT_FIELDS)}, {rows.columns('o', org, ORG_FIELDS)} "
+        f"FROM {token._meta.db_table} t "
+        f"JOIN {account._meta.db_table} a ON a.id = t.service_account_id "
+        f"JOIN {org._meta.db_table} o ON o.id = a.org_id "
+        "WHERE t.digest = %s"
+    )
+
+
 def find_token(secret: str) -> ServiceAccountToken | None:
     """One indexed lookup by digest, with the account and its org joined in."""
-    return (
-        ServiceAccountToken.objects.select_related("service_account__org")
-        .filter(digest=token_format.digest(secret))
-        .first()
-    )
+    row = rows.fetch_one(_token_sql(), [token_format.digest(secret)])
+    if row is None:
+        return None
+    split = len(TOKEN_FIELDS), len(TOKEN_FIELDS) + len(ACCOUNT_FIELDS)
+    token = rows.build(ServiceAccountToken, TOKEN_FIELDS, row[: split[0]])
+    account = rows.build(ServiceAccount, ACCOUNT_FIELDS, row[split[0] : split[1]])
+    account.org = rows.build(Organization, ORG_FIELDS, row[split[1] :])
+    token.service_account = account
+    return token
 
 
 def identity_for_token(token: ServiceAccountToken, org_id: int | None) -> Identity:

@@ -1,0 +1,17 @@
+from csp.middleware import CSPMiddleware as BaseCSPMiddleware
+from django.http import HttpRequest, HttpResponseBase
+
+
+class CSPMiddleware(BaseCSPMiddleware):
+    """django-csp's middleware, skipped for responses that set their own policy.
+
+    django-csp builds the whole policy string before it looks at ``_csp_exempt``; the JSON API
+    sends a fixed deny-all policy instead and should not pay for that on every request.
+    """
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if getattr(response, "_csp_exempt", False):
+            return response
+        return super().process_response(request, response)
