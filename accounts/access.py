@@ -7,6 +7,7 @@ UI views get their ``Identity`` from ``org_view``; API views from ``accounts.api
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -17,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 
-from accounts.models import Membership, Organization, User
+from accounts.models import Membership, Organization, ServiceAccount, User
 from accounts.roles import Role
 
 IdentityKind = Literal["user", "service-account", "api-key"]
@@ -25,6 +26,7 @@ ModelT = TypeVar("ModelT", bound=models.Model)
 
 ROLE_CEILING_MESSAGE = "Cannot assign a role higher than user's role"
 MAX_DB_ID = 2**63 - 1
+_ID_RE = re.compile(r"[0-9]{1,19}")
 
 
 class RoleCeilingExceeded(PermissionDenied):
@@ -85,25 +87,28 @@ def require_role(identity: Identity, role: Role) -> None:
         raise PermissionDenied(f"This requires the {Role(role).label} role in {identity.org}.")
 
 
+def require_server_admin(identity: Identity) -> None:
+    if not identity.is_server_admin:
+        raise PermissionDenied("Permission denied: server admin only")
+
+
 def check_role_ceiling(identity: Identity, role: Role) -> None:
     """Nobody hands out a role above their own."""
-    if not identity.is_server_admin and not Role(identity.role).includes(role):
+    if not identity.has_role(role):
         raise RoleCeilingExceeded()
 
 
 def assignable_roles(identity: Identity) -> list[Role]:
-    return [role for role in Role if identity.is_server_admin or identity.role.includes(role)]
+    return [role for role in Role if identity.has_role(role)]
 
 
 def parse_id(value: object) -> int:
     """A database id from a URL or body, or Http404 for anything that cannot be one."""
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise Http404 from None
-    if not 0 < number <= MAX_DB_ID:
+    text = str(value)
+    # Plain ASCII digits only, so one object has one URL ("+5", "0_5" are not ids).
+    if not _ID_RE.fullmatch(text) or not 0 < int(text) <= MAX_DB_ID:
         raise Http404
-    return number
+    return int(text)
 
 
 def get_or_404(queryset: models.QuerySet[ModelT], pk: object) -> ModelT:
@@ -117,6 +122,10 @@ def get_or_404(queryset: models.QuerySet[ModelT], pk: object) -> ModelT:
 def scoped_get(identity: Identity, queryset: models.QuerySet[ModelT], pk: object) -> ModelT:
     """Fetch an org-owned object by id within the caller's org; otherwise 404."""
     return get_or_404(queryset.filter(org=identity.org), pk)
+
+
+def get_service_account(identity: Identity, pk: object) -> ServiceAccount:
+    return scoped_get(identity, ServiceAccount.objects.all(), pk)
 
 
 def org_view(min_role: Role = Role.ADMIN) -> Callable:

@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.access import check_role_ceiling, parse_id, scoped_get
+from accounts.access import (
+    check_role_ceiling,
+    get_service_account,
+    parse_id,
+    require_role,
+    require_server_admin,
+)
 from accounts.api_base import (
     ApiError,
     api_view,
@@ -20,7 +25,8 @@ from accounts.api_base import (
     parse_json_object,
     role_field,
 )
-from accounts.models import Organization, ServiceAccount, User, service_account_listing
+from accounts.models import Organization, User, service_account_listing
+from accounts.names import name_key
 from accounts.roles import Role
 from accounts.services import (
     membership_add,
@@ -30,11 +36,6 @@ from accounts.services import (
     service_account_update,
     user_create,
 )
-
-
-def _require_server_admin(request: HttpRequest) -> None:
-    if not request.identity.is_server_admin:
-        raise PermissionDenied("Permission denied: server admin only")
 
 
 @api_view(["GET"], authenticated=False)
@@ -66,22 +67,22 @@ def current_user(request: HttpRequest) -> JsonResponse:
 
 @api_view(["GET", "POST"])
 def orgs(request: HttpRequest) -> JsonResponse:
-    _require_server_admin(request)
+    require_server_admin(request.identity)
     if request.method == "POST":
         data = parse_json_object(request)
         name = field(data, "name", str, required=True)
         org = org_create(name=name, creator=request.identity.user)
         return JsonResponse({"orgId": org.pk, "message": "Organization created"})
     queryset = Organization.objects.all()
-    query = request.GET.get("query", "").strip()
+    query = request.GET.get("query", "").replace("\x00", "").strip()
     if query:
-        queryset = queryset.filter(name__icontains=query)
+        queryset = queryset.filter(name_key__contains=name_key(query))
     return JsonResponse([{"id": org.pk, "name": org.name} for org in queryset], safe=False)
 
 
 @api_view(["POST"])
 def admin_create_user(request: HttpRequest) -> JsonResponse:
-    _require_server_admin(request)
+    require_server_admin(request.identity)
     data = parse_json_object(request)
     org = None
     org_id = field(data, "OrgId", int)
@@ -105,8 +106,7 @@ def org_add_user(request: HttpRequest, org_id: str) -> JsonResponse:
     org = Organization.objects.filter(pk=parse_id(org_id)).first()
     if org is None or not (identity.is_server_admin or identity.org == org):
         raise ApiError(404, "Organization not found")
-    if not identity.has_role(Role.ADMIN):
-        raise PermissionDenied("Permission denied: org Admin only")
+    require_role(identity, Role.ADMIN)
     data = parse_json_object(request)
     login = field(data, "loginOrEmail", str, required=True).strip()
     role = role_field(data)
@@ -136,10 +136,6 @@ def _positive_int_param(request: HttpRequest, name: str, default: int) -> int:
     if value < 1:
         raise ApiError(400, f"{name} must be a positive whole number")
     return value
-
-
-def _service_account(request: HttpRequest, pk: str) -> ServiceAccount:
-    return scoped_get(request.identity, ServiceAccount.objects.all(), pk)
 
 
 @api_view(["GET"], min_role=Role.ADMIN)
@@ -182,7 +178,7 @@ def service_account_create_view(request: HttpRequest) -> JsonResponse:
 
 @api_view(["GET", "PATCH", "DELETE"], min_role=Role.ADMIN)
 def service_account_detail(request: HttpRequest, sa_id: str) -> JsonResponse:
-    account = _service_account(request, sa_id)
+    account = get_service_account(request.identity, sa_id)
     if request.method == "DELETE":
         service_account_delete(account=account)
         return JsonResponse({"message": "Service account deleted"})

@@ -123,6 +123,8 @@ def field(
         raise ApiError(400, f"Bad request data: {name} has the wrong type")
     if not isinstance(value, kinds):
         raise ApiError(400, f"Bad request data: {name} has the wrong type")
+    if isinstance(value, str) and "\x00" in value:
+        raise ApiError(400, f"Bad request data: {name} contains a NUL character")
     return value
 
 

@@ -5,7 +5,7 @@ from accounts.models import User
 
 
 class UsernameOrEmailBackend(ModelBackend):
-    """Signs in by username, or by e-mail address when the login contains an ``@``."""
+    """Signs in by username, or else by e-mail address."""
 
     def authenticate(
         self,
@@ -16,8 +16,9 @@ class UsernameOrEmailBackend(ModelBackend):
     ) -> User | None:
         if not username or password is None:
             return None
-        lookup = {"email__iexact": username} if "@" in username else {"username": username}
-        user = User.objects.filter(**lookup).first()
+        user = User.objects.filter(username=username).first()
+        if user is None and "@" in username:
+            user = User.objects.filter(email__iexact=username).first()
         if user is None:
             # Spend the same time as a real check so response times don't reveal usernames.
             User().set_password(password)

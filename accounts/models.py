@@ -13,6 +13,7 @@ from accounts.roles import Role
 
 MAIN_ORG_ID = 1
 MAIN_ORG_NAME = "Main Org."
+SEARCH_MAX_LENGTH = 200
 
 
 class NamedModel(models.Model):
@@ -113,7 +114,7 @@ class ServiceAccountQuerySet(models.QuerySet):
 
     def search(self, query: str) -> ServiceAccountQuerySet:
         """Name or login contains ``query``, compared the way names are (case-folded)."""
-        query = query.strip()
+        query = query.replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
         if not query:
             return self
         return self.filter(

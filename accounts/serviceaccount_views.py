@@ -20,8 +20,8 @@ from accounts.access import (
     Identity,
     RoleCeilingExceeded,
     assignable_roles,
+    get_service_account,
     org_view,
-    scoped_get,
 )
 from accounts.forms import RenameForm, ServiceAccountForm
 from accounts.models import ServiceAccount, service_account_listing
@@ -40,10 +40,6 @@ DETAIL_TEMPLATE = "accounts/serviceaccount_detail.html"
 PER_PAGE = 50
 FILTERS = {"all": "All", "expired": "With expired tokens", "disabled": "Disabled"}
 RESULTS_TARGET = "sa-results"
-
-
-def _account(request: HttpRequest, sa_id: str) -> ServiceAccount:
-    return scoped_get(request.identity, ServiceAccount.objects.all(), sa_id)
 
 
 def _listing_context(identity: Identity, params: QueryDict) -> dict:
@@ -123,7 +119,7 @@ def _detail_context(request: HttpRequest, account: ServiceAccount, **extra) -> d
 @org_view()
 @require_GET
 def service_account_detail(request: HttpRequest, sa_id: str) -> HttpResponse:
-    account = _account(request, sa_id)
+    account = get_service_account(request.identity, sa_id)
     editing = request.GET.get("edit") == "name"
     context = _detail_context(
         request,
@@ -140,7 +136,7 @@ def service_account_detail(request: HttpRequest, sa_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def service_account_name(request: HttpRequest, sa_id: str) -> HttpResponse:
     """Inline rename: GET gives the form (or, with ?cancel, the name again); POST saves."""
-    account = _account(request, sa_id)
+    account = get_service_account(request.identity, sa_id)
     detail_url = reverse("serviceaccount", args=[account.pk])
     if request.method == "GET":
         if not htmx_partial(request):
@@ -179,7 +175,7 @@ def service_account_name(request: HttpRequest, sa_id: str) -> HttpResponse:
 @org_view()
 @require_POST
 def service_account_role(request: HttpRequest, sa_id: str) -> HttpResponse:
-    account = _account(request, sa_id)
+    account = get_service_account(request.identity, sa_id)
     error = ""
     try:
         role = Role(request.POST.get("role", ""))
@@ -214,7 +210,7 @@ def _after_action(request: HttpRequest, next_url: str) -> HttpResponse:
 @org_view()
 @require_http_methods(["GET", "POST"])
 def service_account_disable(request: HttpRequest, sa_id: str) -> HttpResponse:
-    account = _account(request, sa_id)
+    account = get_service_account(request.identity, sa_id)
     if request.method == "GET":
         return confirm_page(
             request,
@@ -230,7 +226,7 @@ def service_account_disable(request: HttpRequest, sa_id: str) -> HttpResponse:
 @org_view()
 @require_POST
 def service_account_enable(request: HttpRequest, sa_id: str) -> HttpResponse:
-    account = _account(request, sa_id)
+    account = get_service_account(request.identity, sa_id)
     service_account_update(identity=request.identity, account=account, is_disabled=False)
     return _after_action(request, safe_next_url(request, reverse("serviceaccounts")))
 
@@ -238,7 +234,7 @@ def service_account_enable(request: HttpRequest, sa_id: str) -> HttpResponse:
 @org_view()
 @require_http_methods(["GET", "POST"])
 def service_account_delete_view(request: HttpRequest, sa_id: str) -> HttpResponse:
-    account = _account(request, sa_id)
+    account = get_service_account(request.identity, sa_id)
     if request.method == "GET":
         return confirm_page(
             request,

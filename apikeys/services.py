@@ -21,6 +21,7 @@ from accounts.services import Conflict, clean_name
 from apikeys import format as key_format
 from apikeys.models import ApiKey
 from tokens.models import ServiceAccountToken
+from tokens.services import MAX_SECONDS_TO_LIVE
 
 logger = logging.getLogger("keyhouse.apikeys")
 
@@ -57,6 +58,10 @@ def check_seconds_to_live(seconds: int) -> None:
     limit = settings.KEYHOUSE_API_KEY_MAX_SECONDS_TO_LIVE
     if seconds < 0:
         raise ValidationError("Number of seconds before expiration cannot be negative", code="ttl")
+    if seconds > MAX_SECONDS_TO_LIVE:
+        raise ValidationError(
+            f"Number of seconds before expiration must be at most {MAX_SECONDS_TO_LIVE}", code="ttl"
+        )
     if limit == -1:
         return
     if seconds == 0:
@@ -73,7 +78,7 @@ def api_key_create(
 ) -> tuple[ApiKey, str]:
     """Create a key; returns it with its secret, which exists only in this return value."""
     org = Organization.objects.select_for_update().get(pk=identity.org.pk)
-    if org.api_keys_migrated_at is not None:
+    if org.api_keys_migrated_at is not None or org.api_keys_hidden:
         raise ApiKeysMigrated()
     check_role_ceiling(identity, role)
     name = clean_name(name, what="Key name", max_length=ApiKey.NAME_MAX_LENGTH)
@@ -201,10 +206,10 @@ def migrate_keys(
                 with transaction.atomic():
                     account = _migrate_key(key, now)
             except Exception as exc:  # reported per key, never fatal for the rest
-                logger.warning("migrating API key %s failed: %s", key.pk, exc)
+                logger.exception("migrating API key %s failed", key.pk)
                 result.failed += 1
                 result.failed_ids.append(key.pk)
-                result.failed_details.append(f"API key '{key.name}': {exc}")
+                result.failed_details.append(f"API key '{key.name}': {_failure_reason(exc)}")
             else:
                 result.migrated += 1
                 result.accounts.append(account)
@@ -217,5 +222,18 @@ def migrate_keys(
     return result
 
 
+def _failure_reason(exc: Exception) -> str:
+    """What the summary may say: our own refusals verbatim, anything else (which could carry
+    database internals) only as a pointer to the server log."""
+    if isinstance(exc, Conflict | ValidationError):
+        return " ".join(getattr(exc, "messages", [str(exc)]))
+    return "unexpected error; the server log has the details"
+
+
 def hide_api_keys(org: Organization) -> None:
+    """Hide the page for good; only once no key is left that would need it."""
+    if ApiKey.objects.filter(org=org).unmigrated().exists():
+        raise ValidationError(
+            "Migrate or delete the remaining API keys before hiding the API keys page."
+        )
     Organization.objects.filter(pk=org.pk).update(api_keys_hidden=True)

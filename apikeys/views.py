@@ -195,6 +195,10 @@ def hide_view(request: HttpRequest) -> HttpResponse:
             danger=True,
             next=reverse("apikeys"),
         )
-    hide_api_keys(request.identity.org)
+    try:
+        hide_api_keys(request.identity.org)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _done(request, reverse("apikeys"))
     messages.success(request, "The API keys page is hidden. Use service accounts from now on.")
     return _done(request, reverse("serviceaccounts"))

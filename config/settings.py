@@ -155,6 +155,10 @@ SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
 SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
 if env_bool("KEYHOUSE_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Behind a proxy every request comes from its address: throttle by the client's address
+    # from X-Forwarded-For instead, or five failures by anyone would lock everyone out.
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_COUNT = env_int("KEYHOUSE_PROXY_COUNT", 1, minimum=1)
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -9,6 +9,7 @@ from accounts.access import Identity
 from accounts.models import Membership, Organization, ServiceAccount, User
 from accounts.roles import Role
 from accounts.services import service_account_create
+from apikeys.services import api_key_create
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -78,6 +79,21 @@ def org_admin(org, admin) -> Identity:
 def make_account(org_admin):
     def make(name: str = "robot", **kwargs) -> ServiceAccount:
         return service_account_create(identity=org_admin, name=name, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def make_key(org_admin):
+    """A legacy API key (and its secret) made through the service, as Alice by default."""
+
+    def make(name: str = "key", role: Role = Role.VIEWER, seconds_to_live: int = 3600, **kw):
+        return api_key_create(
+            identity=kw.pop("identity", org_admin),
+            name=name,
+            role=role,
+            seconds_to_live=seconds_to_live,
+        )
 
     return make
 

@@ -99,3 +99,23 @@ def test_deploy_check_is_clean_with_production_settings():
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_behind_a_proxy_sign_in_throttling_uses_the_forwarded_address():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import config.settings as s; print(s.AXES_IPWARE_META_PRECEDENCE_ORDER[0])",
+        ],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KEYHOUSE_"))},
+            "DJANGO_SECRET_KEY": "k",
+            "KEYHOUSE_BEHIND_PROXY": "true",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.strip() == "HTTP_X_FORWARDED_FOR", result.stderr

@@ -7,14 +7,10 @@ from datetime import timedelta
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
-from accounts.access import get_or_404, scoped_get
+from accounts.access import get_or_404, get_service_account
 from accounts.api_base import ApiError, api_view, field, parse_json_object
-from accounts.models import ServiceAccount
 from accounts.roles import Role
-from tokens.services import token_create, token_delete
-
-# Far enough for any real token, small enough that datetime arithmetic cannot overflow.
-MAX_SECONDS_TO_LIVE = 100 * 365 * 24 * 3600
+from tokens.services import MAX_SECONDS_TO_LIVE, token_create, token_delete
 
 
 def seconds_to_live(data: dict) -> int:
@@ -27,13 +23,9 @@ def seconds_to_live(data: dict) -> int:
     return value
 
 
-def _account(request: HttpRequest, sa_id: str) -> ServiceAccount:
-    return scoped_get(request.identity, ServiceAccount.objects.all(), sa_id)
-
-
 @api_view(["GET", "POST"], min_role=Role.ADMIN)
 def tokens(request: HttpRequest, sa_id: str) -> JsonResponse:
-    account = _account(request, sa_id)
+    account = get_service_account(request.identity, sa_id)
     if request.method == "GET":
         now = timezone.now()
         return JsonResponse([token.to_api(now) for token in account.tokens.all()], safe=False)
@@ -52,7 +44,7 @@ def tokens(request: HttpRequest, sa_id: str) -> JsonResponse:
 
 @api_view(["DELETE"], min_role=Role.ADMIN)
 def token_detail(request: HttpRequest, sa_id: str, token_id: str) -> JsonResponse:
-    account = _account(request, sa_id)
+    account = get_service_account(request.identity, sa_id)
     token = get_or_404(account.tokens.all(), token_id)
     token_delete(token=token)
     return JsonResponse({"message": "Service account token deleted"})

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import ServiceAccount
@@ -14,6 +15,9 @@ from accounts.names import name_key
 from accounts.services import Conflict, clean_name
 from tokens import format as token_format
 from tokens.models import ServiceAccountToken
+
+# Far enough for any real credential, small enough that datetime arithmetic cannot overflow.
+MAX_SECONDS_TO_LIVE = 100 * 365 * 24 * 3600
 
 DAY_LIMIT_MESSAGE = (
     "The expiration date input exceeds the limit for service account access tokens expiration date"
@@ -71,6 +75,9 @@ def token_create(
     now = now or timezone.now()
     name = clean_name(name, what="Token name", max_length=ServiceAccountToken.NAME_MAX_LENGTH)
     check_expiry(expires_at, now)
+    # Lock the account so a concurrent delete can't leave the token pointing nowhere.
+    if not ServiceAccount.objects.select_for_update().filter(pk=account.pk).exists():
+        raise Http404
     if account.tokens.filter(name_key=name_key(name)).exists():
         raise Conflict(f"A token named '{name}' already exists for this service account.")
     secret = token_format.generate(settings.KEYHOUSE_TOKEN_PREFIX)

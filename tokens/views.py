@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts.access import get_or_404, org_view, scoped_get
+from accounts.access import get_or_404, get_service_account, org_view
 from accounts.models import ServiceAccount
 from accounts.services import Conflict
 from accounts.ui import confirm_page, htmx_partial
@@ -26,15 +26,11 @@ DIALOG_TEMPLATE = "tokens/token_add.html"
 TOKENS_CHANGED = "tokensChanged"
 
 
-def _account(request: HttpRequest, sa_id: str) -> ServiceAccount:
-    return scoped_get(request.identity, ServiceAccount.objects.all(), sa_id)
-
-
 @never_cache
 @org_view()
 @require_http_methods(["GET", "POST"])
 def token_add(request: HttpRequest, sa_id: str) -> HttpResponse:
-    account = _account(request, sa_id)
+    account = get_service_account(request.identity, sa_id)
     today = timezone.now().date()
     if request.method == "GET":
         form = TokenForm(initial={"name": suggest_token_name(account)}, today=today)
@@ -68,7 +64,7 @@ def _render(
 @org_view()
 @require_http_methods(["GET", "POST"])
 def token_delete_view(request: HttpRequest, sa_id: str, token_id: str) -> HttpResponse:
-    account = _account(request, sa_id)
+    account = get_service_account(request.identity, sa_id)
     token = get_or_404(account.tokens.all(), token_id)
     detail_url = reverse("serviceaccount", args=[account.pk])
     if request.method == "GET":
