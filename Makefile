@@ -56,3 +56,4 @@ format: deps-dev
 
 bench: deps-dev
 	$(PY) bench/run.py
+	$(PY) bench/migrate.py

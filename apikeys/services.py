@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.access import Identity, check_role_ceiling
 from accounts.models import Organization, ServiceAccount
-from accounts.names import login_slug, name_key
+from accounts.names import fits, login_slug, name_key
 from accounts.roles import Role
 from accounts.services import Conflict, clean_name
 from apikeys import format as key_format
@@ -136,31 +136,52 @@ class PlannedAccount:
     login: str
 
 
-def _free_account_name(org: Organization, key: ApiKey) -> tuple[str, str]:
-    """``sa-autogen-<key name>`` and its login, with ``-001``… appended until both are free."""
-    room = ServiceAccount.NAME_MAX_LENGTH - len(AUTOGEN_PREFIX) - 6
-    base = f"{AUTOGEN_PREFIX}-{key.name[:room]}"
-    base_login = f"{AUTOGEN_PREFIX}-{org.pk}-{login_slug(key.name[:room])}"
-    for number in range(1000):
-        suffix = f"-{number:03d}" if number else ""
-        name, login = f"{base}{suffix}", f"{base_login}{suffix}"
-        name_taken = ServiceAccount.objects.filter(org=org, name_key=name_key(name)).exists()
-        if not name_taken and not ServiceAccount.objects.filter(login=login).exists():
-            return name, login
-    raise Conflict(f"No free service account name for API key '{key.name}'.")
+@dataclass
+class _TakenNames:
+    """Names and logins already in use, loaded once per run instead of queried per key."""
+
+    names: set[str]
+    logins: set[str]
+
+    @classmethod
+    def load(cls, org: Organization) -> _TakenNames:
+        prefix = f"{AUTOGEN_PREFIX}-{org.pk}-"
+        return cls(
+            names=set(ServiceAccount.objects.for_org(org).values_list("name_key", flat=True)),
+            logins=set(
+                ServiceAccount.objects.filter(login__startswith=prefix).values_list(
+                    "login", flat=True
+                )
+            ),
+        )
+
+    def claim(self, org: Organization, key: ApiKey) -> tuple[str, str]:
+        """``sa-autogen-<key name>`` and its login, with ``-001``… until both are free."""
+        base = f"{AUTOGEN_PREFIX}-{key.name}"
+        while not fits(f"{base}-999", ServiceAccount.NAME_MAX_LENGTH):
+            base = base[:-1]
+        base_login = f"{AUTOGEN_PREFIX}-{org.pk}-{login_slug(base[len(AUTOGEN_PREFIX) + 1 :])}"
+        for number in range(1000):
+            suffix = f"-{number:03d}" if number else ""
+            name, login = f"{base}{suffix}", f"{base_login}{suffix}"
+            if name_key(name) not in self.names and login not in self.logins:
+                self.names.add(name_key(name))
+                self.logins.add(login)
+                return name, login
+        raise Conflict(f"No free service account name for API key '{key.name}'.")
 
 
 def plan_migration(org: Organization) -> list[PlannedAccount]:
     """What "migrate all" would create, for the confirmation step (no writes)."""
+    taken = _TakenNames.load(org)
     return [
-        PlannedAccount(key, *_free_account_name(org, key))
+        PlannedAccount(key, *taken.claim(org, key))
         for key in ApiKey.objects.filter(org=org).unmigrated()
     ]
 
 
-def _migrate_key(key: ApiKey, now: datetime) -> ServiceAccount:
+def _migrate_key(key: ApiKey, name: str, login: str, now: datetime) -> ServiceAccount:
     """Turn one key into a service account whose token has the key's own digest."""
-    name, login = _free_account_name(key.org, key)
     account = ServiceAccount.objects.create(
         org=key.org, name=name, login=login, role=key.role, created_by=None
     )
@@ -199,12 +220,14 @@ def migrate_keys(
         keys = ApiKey.objects.filter(org=org).unmigrated().select_related("org")
         if key_ids is not None:
             keys = keys.filter(pk__in=list(key_ids))
+        taken = _TakenNames.load(org)
         # A list, not iterator(): SQLite must not stream a table the loop is updating.
         for key in list(keys):
             result.total += 1
             try:
+                name, login = taken.claim(org, key)
                 with transaction.atomic():
-                    account = _migrate_key(key, now)
+                    account = _migrate_key(key, name, login, now)
             except Exception as exc:  # reported per key, never fatal for the rest
                 logger.exception("migrating API key %s failed", key.pk)
                 result.failed += 1
