@@ -3,16 +3,18 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, connections
+from django.test import Client
 from django.utils import timezone
 
 from accounts.access import Identity
-from accounts.models import Organization, ServiceAccount
+from accounts.models import ServiceAccount
 from accounts.roles import Role
 from accounts.services import service_account_create
 from apikeys import services
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, migrate_keys, plan_migration
 from tests.apikeys.conftest import bearer
+from tests.conftest import basic_auth
 from tokens.models import ServiceAccountToken
 
 pytestmark = pytest.mark.django_db
@@ -144,23 +146,24 @@ def test_progress_is_reported(org, make_key):
     "postgresql" not in __import__("django.conf").conf.settings.DATABASES["default"]["ENGINE"],
     reason="needs PostgreSQL's row locks across real connections",
 )
-def test_concurrent_migrate_all_migrates_each_key_once(admin):
-    org = Organization.objects.create(name="Busy")
-    identity = Identity(kind="user", org=org, role=Role.ADMIN, user=admin)
+def test_eight_parallel_migrate_all_requests_migrate_each_key_once(org_admin, org):
     for number in range(20):
-        api_key_create(identity=identity, name=f"k{number}", role=Role.VIEWER, seconds_to_live=60)
+        api_key_create(identity=org_admin, name=f"k{number}", role=Role.VIEWER, seconds_to_live=60)
     start = threading.Barrier(8)
-    results = []
+    bodies = []
     errors = []
 
     def run() -> None:
         try:
+            client = Client()
             start.wait()
-            results.append(migrate_keys(org))
+            response = client.post("/api/serviceaccounts/migrate", **basic_auth("alice"))
+            assert response.status_code == 200, response.content
+            bodies.append(response.json())
         except Exception as exc:  # pragma: no cover - reported by the assertion below
             errors.append(exc)
         finally:
-            connections.close_all()
+            connections.close_all()  # each thread had its own connection
 
     threads = [threading.Thread(target=run) for _ in range(8)]
     for thread in threads:
@@ -168,7 +171,8 @@ def test_concurrent_migrate_all_migrates_each_key_once(admin):
     for thread in threads:
         thread.join()
     assert errors == []
-    assert sum(result.migrated for result in results) == 20
+    assert sum(body["migrated"] for body in bodies) == 20
+    assert sorted(body["total"] for body in bodies) == [0] * 7 + [20]
     assert ServiceAccount.objects.filter(org=org).count() == 20
     assert ServiceAccountToken.objects.filter(service_account__org=org).count() == 20
     assert connection.vendor == "postgresql"
