@@ -15,6 +15,10 @@ VAR_DIR = BASE_DIR / "var"
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+# `make run` keeps a generated key here, so local manage.py commands work without exporting it.
+_secret_key_file = Path(env_str("KEYHOUSE_SECRET_KEY_FILE") or VAR_DIR / "secret_key")
+if not SECRET_KEY and _secret_key_file.is_file():
+    SECRET_KEY = _secret_key_file.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(

@@ -15,11 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def load_settings(**env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KEYHOUSE_"))}
-    clean.pop("DATABASE_URL", None)
+    clean.pop("DATABASE_URL", None)  # the default SQLite file
     return subprocess.run(
         [sys.executable, "-c", "import config.settings"],
         cwd=ROOT,
-        env={**clean, **env},
+        env={"KEYHOUSE_SECRET_KEY_FILE": "/nonexistent/secret_key", **clean, **env},
         capture_output=True,
         text=True,
         check=False,
@@ -119,3 +119,10 @@ def test_behind_a_proxy_sign_in_throttling_uses_the_forwarded_address():
         check=False,
     )
     assert result.stdout.strip() == "HTTP_X_FORWARDED_FOR", result.stderr
+
+
+def test_the_local_key_file_stands_in_for_the_variable(tmp_path):
+    key_file = tmp_path / "secret_key"
+    key_file.write_text("a-local-development-key\n")
+    result = load_settings(KEYHOUSE_SECRET_KEY_FILE=str(key_file))
+    assert result.returncode == 0, result.stderr
