@@ -6,7 +6,18 @@
 function enhance(root) {
   root.querySelectorAll("[data-autosubmit-button], [data-no-js]").forEach((el) => { el.hidden = true; });
   root.querySelectorAll("[data-needs-js]").forEach((el) => { el.hidden = false; });
+  root.querySelectorAll("form").forEach(showExpiryDate);
 }
+
+// The token dialog's date field only matters with "Set expiration date".
+function showExpiryDate(form) {
+  const field = form.querySelector("[data-expiry-date]");
+  const choice = form.querySelector("input[name=expiration]:checked");
+  if (field && choice) field.hidden = choice.value !== "date";
+}
+document.addEventListener("change", (event) => {
+  if (event.target.name === "expiration" && event.target.form) showExpiryDate(event.target.form);
+});
 document.addEventListener("DOMContentLoaded", () => enhance(document));
 document.addEventListener("htmx:load", (event) => enhance(event.detail.elt));
 
