@@ -42,8 +42,9 @@ def build(model: type[ModelT], names: tuple[str, ...], values: Sequence[Any]) ->
     for value, (found, expression) in zip(
         values, _converters(model, names, connection.vendor), strict=True
     ):
-        for converter in found:
-            value = converter(value, expression, connection)
+        if value is not None:  # NULL stays None under every converter
+            for converter in found:
+                value = converter(value, expression, connection)
         converted.append(value)
     return model.from_db(connection.alias, list(names), converted)
 
