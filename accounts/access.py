@@ -42,7 +42,7 @@ class Identity:
     org: Organization
     role: Role
     user: User | None = None
-    credential: Any = None  # the ServiceAccount or ApiKey behind a token
+    credential_id: int | None = None  # the ServiceAccount (or unmigrated ApiKey) acting
     is_server_admin: bool = False
 
     def has_role(self, role: Role) -> bool:

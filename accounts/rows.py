@@ -36,8 +36,8 @@ def _converters(model: type[models.Model], names: tuple[str, ...], vendor: str) 
     return result
 
 
-def build(model: type[ModelT], names: tuple[str, ...], values: Sequence[Any]) -> ModelT:
-    """A model instance from raw column values, converted as the ORM would convert them."""
+def convert(model: type[models.Model], names: tuple[str, ...], values: Sequence[Any]) -> list:
+    """Raw column values converted as the ORM would convert them for these fields."""
     converted = []
     for value, (found, expression) in zip(
         values, _converters(model, names, connection.vendor), strict=True
@@ -46,7 +46,12 @@ def build(model: type[ModelT], names: tuple[str, ...], values: Sequence[Any]) ->
             for converter in found:
                 value = converter(value, expression, connection)
         converted.append(value)
-    return model.from_db(connection.alias, list(names), converted)
+    return converted
+
+
+def build(model: type[ModelT], names: tuple[str, ...], values: Sequence[Any]) -> ModelT:
+    """A model instance from raw column values; fields not given stay deferred."""
+    return model.from_db(connection.alias, list(names), convert(model, names, values))
 
 
 def fetch_one(sql: str, params: Sequence[Any]) -> tuple | None:

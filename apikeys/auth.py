@@ -6,15 +6,52 @@ an unmigrated one acts with its own role in its own org.
 
 from __future__ import annotations
 
-from django.http import HttpRequest
-from django.utils import timezone
+from functools import cache
 
+from django.http import HttpRequest
+
+from accounts import rows
 from accounts.access import Identity
 from accounts.api_auth import AuthenticationFailed, Credentials
-from accounts.roles import Role
+from accounts.models import Organization
 from apikeys import format as key_format
 from apikeys.models import ApiKey
-from tokens.auth import find_token, identity_for_token, touch_last_used
+from tokens.auth import ORG_FIELDS, FoundCredential, find_token, identity_for
+
+KEY_FIELDS = ("id", "role", "expires_at", "last_used_at", "is_revoked")
+
+
+@cache
+def _key_sql() -> str:
+    # Only model metadata is pasted in; the digest is a parameter.
+    return (
+        f"SELECT {rows.columns('k', ApiKey, KEY_FIELDS)}, "  # noqa: S608
+        f"{rows.columns('o', Organization, ORG_FIELDS)} "
+        f"FROM {ApiKey._meta.db_table} k "
+        f"JOIN {Organization._meta.db_table} o ON o.id = k.org_id "
+        "WHERE k.digest = %s AND k.migrated_at IS NULL"
+    )
+
+
+def find_unmigrated_key(secret: str) -> FoundCredential | None:
+    row = rows.fetch_one(_key_sql(), [key_format.digest(secret)])
+    if row is None:
+        return None
+    pk, role, expires_at, last_used_at, is_revoked = rows.convert(
+        ApiKey, KEY_FIELDS, row[: len(KEY_FIELDS)]
+    )
+    return FoundCredential(
+        model=ApiKey,
+        pk=pk,
+        kind="api-key",
+        owner_id=pk,
+        role=role,
+        is_disabled=False,
+        is_revoked=is_revoked,
+        expires_at=expires_at,
+        last_used_at=last_used_at,
+        org=rows.build(Organization, ORG_FIELDS, row[len(KEY_FIELDS) :]),
+    )
 
 
 class ApiKeyBackend:
@@ -23,23 +60,7 @@ class ApiKeyBackend:
     ) -> Identity | None:
         if not credentials.is_token or key_format.parse(credentials.secret) is None:
             return None
-        token = find_token(credentials.secret)
-        if token is not None:
-            return identity_for_token(token, org_id)
-        key = (
-            ApiKey.objects.select_related("org")
-            .unmigrated()
-            .filter(digest=key_format.digest(credentials.secret))
-            .first()
-        )
-        if key is None:
+        found = find_token(credentials.secret) or find_unmigrated_key(credentials.secret)
+        if found is None:
             raise AuthenticationFailed("unknown API key")
-        now = timezone.now()
-        if key.is_revoked:
-            raise AuthenticationFailed(f"API key {key.pk} is revoked")
-        if key.is_expired(now):
-            raise AuthenticationFailed(f"API key {key.pk} has expired")
-        if org_id is not None and org_id != key.org_id:
-            raise AuthenticationFailed(f"API key {key.pk} used for org {org_id}")
-        touch_last_used(key, now)
-        return Identity(kind="api-key", org=key.org, role=Role(key.role), credential=key)
+        return identity_for(found, org_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -13,7 +14,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import rows
-from accounts.access import Identity
+from accounts.access import Identity, IdentityKind
 from accounts.api_auth import AuthenticationFailed, Credentials
 from accounts.models import Organization, ServiceAccount
 from accounts.roles import Role
@@ -23,8 +24,27 @@ from tokens.models import ServiceAccountToken
 logger = logging.getLogger("keyhouse.auth")
 
 
+@dataclass(frozen=True, slots=True)
+class FoundCredential:
+    """What authentication needs of a token's (or legacy key's) row and its org.
+
+    Plain values rather than model instances: building models costs more than the query.
+    """
+
+    model: type[models.Model]  # where the row and its last_used_at live
+    pk: int
+    kind: IdentityKind
+    owner_id: int  # the service account (or, for an unmigrated key, the key itself)
+    role: str
+    is_disabled: bool
+    is_revoked: bool
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    org: Organization
+
+
 TOKEN_FIELDS = ("id", "service_account_id", "expires_at", "last_used_at", "is_revoked")
-ACCOUNT_FIELDS = ("id", "org_id", "role", "is_disabled")
+ACCOUNT_FIELDS = ("role", "is_disabled")
 ORG_FIELDS = ("id", "name", "api_keys_migrated_at", "api_keys_hidden")
 
 
@@ -42,54 +62,65 @@ def _token_sql() -> str:
     )
 
 
-def find_token(secret: str) -> ServiceAccountToken | None:
+def find_token(secret: str) -> FoundCredential | None:
     """One indexed lookup by digest, with the account and its org joined in."""
     row = rows.fetch_one(_token_sql(), [token_format.digest(secret)])
     if row is None:
         return None
     split = len(TOKEN_FIELDS), len(TOKEN_FIELDS) + len(ACCOUNT_FIELDS)
-    token = rows.build(ServiceAccountToken, TOKEN_FIELDS, row[: split[0]])
-    account = rows.build(ServiceAccount, ACCOUNT_FIELDS, row[split[0] : split[1]])
-    account.org = rows.build(Organization, ORG_FIELDS, row[split[1] :])
-    token.service_account = account
-    return token
+    pk, account_id, expires_at, last_used_at, is_revoked = rows.convert(
+        ServiceAccountToken, TOKEN_FIELDS, row[: split[0]]
+    )
+    role, is_disabled = rows.convert(ServiceAccount, ACCOUNT_FIELDS, row[split[0] : split[1]])
+    return FoundCredential(
+        model=ServiceAccountToken,
+        pk=pk,
+        kind="service-account",
+        owner_id=account_id,
+        role=role,
+        is_disabled=is_disabled,
+        is_revoked=is_revoked,
+        expires_at=expires_at,
+        last_used_at=last_used_at,
+        org=rows.build(Organization, ORG_FIELDS, row[split[1] :]),
+    )
 
 
-def identity_for_token(token: ServiceAccountToken, org_id: int | None) -> Identity:
-    """The service account behind a found token, or AuthenticationFailed with the reason.
+def identity_for(found: FoundCredential, org_id: int | None) -> Identity:
+    """The identity behind a found credential, or AuthenticationFailed with the reason.
 
     Every refusal carries the same client message; only the log learns which check failed.
     """
     now = timezone.now()
-    account = token.service_account
-    if token.is_revoked:
-        raise AuthenticationFailed(f"token {token.pk} is revoked")
-    if token.is_expired(now):
-        raise AuthenticationFailed(f"token {token.pk} has expired")
-    if account.is_disabled:
-        raise AuthenticationFailed(f"service account {account.pk} is disabled")
-    if org_id is not None and org_id != account.org_id:
-        raise AuthenticationFailed(f"token {token.pk} used for org {org_id}")
-    touch_last_used(token, now)
+    label = f"{found.model._meta.verbose_name} {found.pk}"
+    if found.is_revoked:
+        raise AuthenticationFailed(f"{label} is revoked")
+    if found.expires_at is not None and found.expires_at <= now:
+        raise AuthenticationFailed(f"{label} has expired")
+    if found.is_disabled:
+        raise AuthenticationFailed(f"service account {found.owner_id} is disabled")
+    if org_id is not None and org_id != found.org.pk:
+        raise AuthenticationFailed(f"{label} used for org {org_id}")
+    touch_last_used(found, now)
     return Identity(
-        kind="service-account", org=account.org, role=Role(account.role), credential=account
+        kind=found.kind, org=found.org, role=Role(found.role), credential_id=found.owner_id
     )
 
 
-def touch_last_used(credential: models.Model, now: datetime) -> None:
+def touch_last_used(found: FoundCredential, now: datetime) -> None:
     """Record use of a token or key at most once per interval, with one conditional UPDATE.
 
     Losing this write (a locked or read-only database) never fails the request.
     """
     threshold = now - timedelta(seconds=settings.KEYHOUSE_LAST_USED_INTERVAL_SECONDS)
-    if credential.last_used_at is not None and credential.last_used_at >= threshold:
+    if found.last_used_at is not None and found.last_used_at >= threshold:
         return  # the row we just read is recent enough: no write at all
     try:
-        type(credential).objects.filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lt=threshold), pk=credential.pk
+        found.model.objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=threshold), pk=found.pk
         ).update(last_used_at=now)
     except DatabaseError:
-        logger.warning("could not record last use of %s", credential, exc_info=True)
+        logger.warning("could not record last use of %s %s", found.model.__name__, found.pk)
 
 
 class ServiceAccountTokenBackend:
@@ -103,4 +134,4 @@ class ServiceAccountTokenBackend:
         token = find_token(credentials.secret)
         if token is None:
             raise AuthenticationFailed("unknown service account token")
-        return identity_for_token(token, org_id)
+        return identity_for(token, org_id)
