@@ -26,26 +26,27 @@ def columns(alias: str, model: type[models.Model], names: Sequence[str]) -> str:
 
 
 @cache
-def _converters(model: type[models.Model], names: tuple[str, ...], vendor: str) -> list:
+def _converters(model: type[models.Model], names: tuple[str, ...], vendor: str) -> tuple:
+    """(position, converters, column) for the fields that need converting at all."""
     result = []
-    for name in names:
+    for position, name in enumerate(names):
         field = model._meta.get_field(name)
         expression = field.get_col(model._meta.db_table)
         found = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
-        result.append((found, expression))
-    return result
+        if found:
+            result.append((position, tuple(found), expression))
+    return tuple(result)
 
 
 def convert(model: type[models.Model], names: tuple[str, ...], values: Sequence[Any]) -> list:
     """Raw column values converted as the ORM would convert them for these fields."""
-    converted = []
-    for value, (found, expression) in zip(
-        values, _converters(model, names, connection.vendor), strict=True
-    ):
+    converted = list(values)
+    for position, found, expression in _converters(model, names, connection.vendor):
+        value = converted[position]
         if value is not None:  # NULL stays None under every converter
             for converter in found:
                 value = converter(value, expression, connection)
-        converted.append(value)
+            converted[position] = value
     return converted
 
 
