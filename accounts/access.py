@@ -17,6 +17,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
+from django_htmx.middleware import HtmxDetails
 
 from accounts.models import Membership, Organization, ServiceAccount, User
 from accounts.roles import Role
@@ -47,6 +48,14 @@ class Identity:
 
     def has_role(self, role: Role) -> bool:
         return self.is_server_admin or Role(self.role).includes(role)
+
+
+class AppRequest(HttpRequest):
+    """A request as our views see it (for type checkers): django-htmx's details and the
+    caller's ``Identity``, set by ``org_view`` or ``api_view``."""
+
+    htmx: HtmxDetails
+    identity: Identity
 
 
 def identity_for_user(user: User, org: Organization) -> Identity | None:

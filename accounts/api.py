@@ -7,10 +7,11 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.access import (
+    AppRequest,
     check_role_ceiling,
     get_service_account,
     parse_id,
@@ -39,7 +40,7 @@ from accounts.services import (
 
 
 @api_view(["GET"], authenticated=False)
-def health(request: HttpRequest) -> JsonResponse:
+def health(request: AppRequest) -> JsonResponse:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -53,12 +54,12 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 @api_view(["GET"])
-def current_org(request: HttpRequest) -> JsonResponse:
+def current_org(request: AppRequest) -> JsonResponse:
     return JsonResponse(request.identity.org.to_api())
 
 
 @api_view(["GET"])
-def current_user(request: HttpRequest) -> JsonResponse:
+def current_user(request: AppRequest) -> JsonResponse:
     identity = request.identity
     if identity.user is None:
         raise ApiError(403, "Only users have a user profile; this credential is not a user")
@@ -66,7 +67,7 @@ def current_user(request: HttpRequest) -> JsonResponse:
 
 
 @api_view(["GET", "POST"])
-def orgs(request: HttpRequest) -> JsonResponse:
+def orgs(request: AppRequest) -> JsonResponse:
     require_server_admin(request.identity)
     if request.method == "POST":
         data = parse_json_object(request)
@@ -81,7 +82,7 @@ def orgs(request: HttpRequest) -> JsonResponse:
 
 
 @api_view(["POST"])
-def admin_create_user(request: HttpRequest) -> JsonResponse:
+def admin_create_user(request: AppRequest) -> JsonResponse:
     require_server_admin(request.identity)
     data = parse_json_object(request)
     org = None
@@ -101,7 +102,7 @@ def admin_create_user(request: HttpRequest) -> JsonResponse:
 
 
 @api_view(["POST"])
-def org_add_user(request: HttpRequest, org_id: str) -> JsonResponse:
+def org_add_user(request: AppRequest, org_id: str) -> JsonResponse:
     identity = request.identity
     org = Organization.objects.filter(pk=parse_id(org_id)).first()
     if org is None or not (identity.is_server_admin or identity.org == org):
@@ -125,7 +126,7 @@ def org_add_user(request: HttpRequest, org_id: str) -> JsonResponse:
 MAX_PER_PAGE = 1000
 
 
-def _positive_int_param(request: HttpRequest, name: str, default: int) -> int:
+def _positive_int_param(request: AppRequest, name: str, default: int) -> int:
     raw = request.GET.get(name, "").strip()
     if not raw:
         return default
@@ -139,7 +140,7 @@ def _positive_int_param(request: HttpRequest, name: str, default: int) -> int:
 
 
 @api_view(["GET"], min_role=Role.ADMIN)
-def service_account_search(request: HttpRequest) -> JsonResponse:
+def service_account_search(request: AppRequest) -> JsonResponse:
     page = _positive_int_param(request, "page", 1)
     per_page = _positive_int_param(request, "perpage", MAX_PER_PAGE)
     if per_page > MAX_PER_PAGE:
@@ -164,7 +165,7 @@ def service_account_search(request: HttpRequest) -> JsonResponse:
 
 
 @api_view(["POST"], min_role=Role.ADMIN)
-def service_account_create_view(request: HttpRequest) -> JsonResponse:
+def service_account_create_view(request: AppRequest) -> JsonResponse:
     data = parse_json_object(request)
     name = field(data, "name", str, required=True)
     role = role_field(data, default=Role.VIEWER)
@@ -177,7 +178,7 @@ def service_account_create_view(request: HttpRequest) -> JsonResponse:
 
 
 @api_view(["GET", "PATCH", "DELETE"], min_role=Role.ADMIN)
-def service_account_detail(request: HttpRequest, sa_id: str) -> JsonResponse:
+def service_account_detail(request: AppRequest, sa_id: str) -> JsonResponse:
     account = get_service_account(request.identity, sa_id)
     if request.method == "DELETE":
         service_account_delete(account=account)
@@ -210,12 +211,12 @@ OPENAPI_PATH = Path(settings.BASE_DIR) / "config" / "openapi.json"
 
 
 @api_view(["GET"], authenticated=False)
-def openapi(request: HttpRequest) -> HttpResponse:
+def openapi(request: AppRequest) -> HttpResponse:
     """The hand-written OpenAPI 3 description kept beside the URL map."""
     return HttpResponse(OPENAPI_PATH.read_bytes(), content_type="application/json")
 
 
 @csrf_exempt
-def not_found(request: HttpRequest) -> JsonResponse:
+def not_found(request: AppRequest) -> JsonResponse:
     """Unknown ``/api/…`` paths answer in the API's error shape, not with an HTML page."""
     return error_response(404, "Not found")

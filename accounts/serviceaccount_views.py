@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.access import (
+    AppRequest,
     Identity,
     RoleCeilingExceeded,
     assignable_roles,
@@ -67,7 +68,7 @@ def _listing_context(identity: Identity, params: QueryDict) -> dict:
 
 @org_view()
 @require_GET
-def service_account_list(request: HttpRequest) -> HttpResponse:
+def service_account_list(request: AppRequest) -> HttpResponse:
     context = {"nav_active": "serviceaccounts", **_listing_context(request.identity, request.GET)}
     if htmx_partial(request) and request.htmx.target == RESULTS_TARGET:
         return render(request, f"{LIST_TEMPLATE}#results", context)
@@ -76,7 +77,7 @@ def service_account_list(request: HttpRequest) -> HttpResponse:
 
 @org_view()
 @require_http_methods(["GET", "POST"])
-def service_account_create_view(request: HttpRequest) -> HttpResponse:
+def service_account_create_view(request: AppRequest) -> HttpResponse:
     roles = assignable_roles(request.identity)
     form = ServiceAccountForm(request.POST or None, roles=roles)
     if request.method == "POST" and form.is_valid():
@@ -103,7 +104,7 @@ def _message(exc: Exception) -> str:
     return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
 
-def _detail_context(request: HttpRequest, account: ServiceAccount, **extra) -> dict:
+def _detail_context(request: AppRequest, account: ServiceAccount, **extra) -> dict:
     tokens = list(account.tokens.all())
     return {
         "nav_active": "serviceaccounts",
@@ -118,7 +119,7 @@ def _detail_context(request: HttpRequest, account: ServiceAccount, **extra) -> d
 
 @org_view()
 @require_GET
-def service_account_detail(request: HttpRequest, sa_id: str) -> HttpResponse:
+def service_account_detail(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
     editing = request.GET.get("edit") == "name"
     context = _detail_context(
@@ -134,7 +135,7 @@ def service_account_detail(request: HttpRequest, sa_id: str) -> HttpResponse:
 
 @org_view()
 @require_http_methods(["GET", "POST"])
-def service_account_name(request: HttpRequest, sa_id: str) -> HttpResponse:
+def service_account_name(request: AppRequest, sa_id: str) -> HttpResponse:
     """Inline rename: GET gives the form (or, with ?cancel, the name again); POST saves."""
     account = get_service_account(request.identity, sa_id)
     detail_url = reverse("serviceaccount", args=[account.pk])
@@ -174,7 +175,7 @@ def service_account_name(request: HttpRequest, sa_id: str) -> HttpResponse:
 
 @org_view()
 @require_POST
-def service_account_role(request: HttpRequest, sa_id: str) -> HttpResponse:
+def service_account_role(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
     error = ""
     try:
@@ -198,7 +199,7 @@ def service_account_role(request: HttpRequest, sa_id: str) -> HttpResponse:
     return redirect(safe_next_url(request, reverse("serviceaccount", args=[account.pk])))
 
 
-def _after_action(request: HttpRequest, next_url: str) -> HttpResponse:
+def _after_action(request: AppRequest, next_url: str) -> HttpResponse:
     if htmx_partial(request) and request.htmx.target == RESULTS_TARGET:
         context = _listing_context(request.identity, request.POST)
         return render(request, f"{LIST_TEMPLATE}#results", context)
@@ -209,7 +210,7 @@ def _after_action(request: HttpRequest, next_url: str) -> HttpResponse:
 
 @org_view()
 @require_http_methods(["GET", "POST"])
-def service_account_disable(request: HttpRequest, sa_id: str) -> HttpResponse:
+def service_account_disable(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
     if request.method == "GET":
         return confirm_page(
@@ -225,7 +226,7 @@ def service_account_disable(request: HttpRequest, sa_id: str) -> HttpResponse:
 
 @org_view()
 @require_POST
-def service_account_enable(request: HttpRequest, sa_id: str) -> HttpResponse:
+def service_account_enable(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
     service_account_update(identity=request.identity, account=account, is_disabled=False)
     return _after_action(request, safe_next_url(request, reverse("serviceaccounts")))
@@ -233,7 +234,7 @@ def service_account_enable(request: HttpRequest, sa_id: str) -> HttpResponse:
 
 @org_view()
 @require_http_methods(["GET", "POST"])
-def service_account_delete_view(request: HttpRequest, sa_id: str) -> HttpResponse:
+def service_account_delete_view(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
     if request.method == "GET":
         return confirm_page(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 from django.utils import timezone
 
-from accounts.access import scoped_get
+from accounts.access import AppRequest, scoped_get
 from accounts.api_base import ApiError, api_view, field, parse_json_object, role_field
 from accounts.roles import Role
 from apikeys.models import ApiKey
@@ -20,7 +20,7 @@ from tokens.api import seconds_to_live
 
 
 @api_view(["GET", "POST"], min_role=Role.ADMIN)
-def keys(request: HttpRequest) -> JsonResponse:
+def keys(request: AppRequest) -> JsonResponse:
     org = request.identity.org
     if request.method == "GET":
         listed = ApiKey.objects.filter(org=org).unmigrated()
@@ -41,19 +41,19 @@ def keys(request: HttpRequest) -> JsonResponse:
 
 
 @api_view(["DELETE"], min_role=Role.ADMIN)
-def key_detail(request: HttpRequest, key_id: str) -> JsonResponse:
+def key_detail(request: AppRequest, key_id: str) -> JsonResponse:
     key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
     api_key_delete(key=key)
     return JsonResponse({"message": "API key deleted"})
 
 
 @api_view(["POST"], min_role=Role.ADMIN)
-def migrate_all(request: HttpRequest) -> JsonResponse:
+def migrate_all(request: AppRequest) -> JsonResponse:
     return JsonResponse(migrate_keys(request.identity.org).to_api())
 
 
 @api_view(["POST"], min_role=Role.ADMIN)
-def migrate_one(request: HttpRequest, key_id: str) -> JsonResponse:
+def migrate_one(request: AppRequest, key_id: str) -> JsonResponse:
     key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
     result = migrate_keys(request.identity.org, key_ids=[key.pk], mark_org=False)
     if result.failed:
@@ -67,11 +67,11 @@ def migrate_one(request: HttpRequest, key_id: str) -> JsonResponse:
 
 
 @api_view(["GET"], min_role=Role.ADMIN)
-def migration_status(request: HttpRequest) -> JsonResponse:
+def migration_status(request: AppRequest) -> JsonResponse:
     return JsonResponse({"migrated": request.identity.org.api_keys_migrated_at is not None})
 
 
 @api_view(["POST"], min_role=Role.ADMIN)
-def hide(request: HttpRequest) -> JsonResponse:
+def hide(request: AppRequest) -> JsonResponse:
     hide_api_keys(request.identity.org)
     return JsonResponse({"message": "API keys hidden"})

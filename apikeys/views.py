@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from accounts.access import RoleCeilingExceeded, assignable_roles, org_view, scoped_get
+from accounts.access import AppRequest, RoleCeilingExceeded, assignable_roles, org_view, scoped_get
 from accounts.roles import Role
 from accounts.services import Conflict
 from accounts.ui import confirm_page, htmx_partial
@@ -36,7 +36,7 @@ KEYS_MIGRATED = "apiKeysMigrated"  # refreshes the whole page content
 PARTIALS = {"apikeys-content": "content", "apikeys-table": "keys_table"}
 
 
-def _page_context(request: HttpRequest, form: ApiKeyForm | None = None, **extra) -> dict:
+def _page_context(request: AppRequest, form: ApiKeyForm | None = None, **extra) -> dict:
     org = request.identity.org
     now = timezone.now()
     include_expired = request.GET.get("includeExpired") == "true"
@@ -60,7 +60,7 @@ def _page_context(request: HttpRequest, form: ApiKeyForm | None = None, **extra)
     }
 
 
-def _hidden_redirect(request: HttpRequest) -> HttpResponse | None:
+def _hidden_redirect(request: AppRequest) -> HttpResponse | None:
     if request.identity.org.api_keys_hidden:
         return redirect("serviceaccounts")
     return None
@@ -68,7 +68,7 @@ def _hidden_redirect(request: HttpRequest) -> HttpResponse | None:
 
 @org_view()
 @require_GET
-def api_keys(request: HttpRequest) -> HttpResponse:
+def api_keys(request: AppRequest) -> HttpResponse:
     if hidden := _hidden_redirect(request):
         return hidden
     context = _page_context(request)
@@ -80,7 +80,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 @never_cache
 @org_view()
 @require_POST
-def api_key_new(request: HttpRequest) -> HttpResponse:
+def api_key_new(request: AppRequest) -> HttpResponse:
     """Create a key; the response that reveals it is the only place it ever appears."""
     if hidden := _hidden_redirect(request):
         return hidden
@@ -109,7 +109,7 @@ def api_key_new(request: HttpRequest) -> HttpResponse:
     return render(request, PAGE_TEMPLATE, context)
 
 
-def _done(request: HttpRequest, url: str) -> HttpResponse:
+def _done(request: AppRequest, url: str) -> HttpResponse:
     if htmx_partial(request):
         return HttpResponseClientRedirect(url)
     return redirect(url)
@@ -117,7 +117,7 @@ def _done(request: HttpRequest, url: str) -> HttpResponse:
 
 @org_view()
 @require_http_methods(["GET", "POST"])
-def api_key_delete_view(request: HttpRequest, key_id: str) -> HttpResponse:
+def api_key_delete_view(request: AppRequest, key_id: str) -> HttpResponse:
     key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
     if request.method == "GET":
         return confirm_page(
@@ -138,7 +138,7 @@ def api_key_delete_view(request: HttpRequest, key_id: str) -> HttpResponse:
 
 @org_view()
 @require_http_methods(["GET", "POST"])
-def api_key_migrate_one(request: HttpRequest, key_id: str) -> HttpResponse:
+def api_key_migrate_one(request: AppRequest, key_id: str) -> HttpResponse:
     key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
     if request.method == "GET":
         return confirm_page(
@@ -162,7 +162,7 @@ def api_key_migrate_one(request: HttpRequest, key_id: str) -> HttpResponse:
 
 @org_view()
 @require_http_methods(["GET", "POST"])
-def migrate_all(request: HttpRequest) -> HttpResponse:
+def migrate_all(request: AppRequest) -> HttpResponse:
     """GET previews what will happen; POST migrates and answers with the summary."""
     if hidden := _hidden_redirect(request):
         return hidden
@@ -182,7 +182,7 @@ def migrate_all(request: HttpRequest) -> HttpResponse:
 
 @org_view()
 @require_http_methods(["GET", "POST"])
-def hide_view(request: HttpRequest) -> HttpResponse:
+def hide_view(request: AppRequest) -> HttpResponse:
     if request.method == "GET":
         return confirm_page(
             request,

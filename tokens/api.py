@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 from django.utils import timezone
 
-from accounts.access import get_or_404, get_service_account
+from accounts.access import AppRequest, get_or_404, get_service_account
 from accounts.api_base import ApiError, api_view, field, parse_json_object
 from accounts.roles import Role
 from tokens.services import MAX_SECONDS_TO_LIVE, token_create, token_delete
@@ -24,7 +24,7 @@ def seconds_to_live(data: dict) -> int:
 
 
 @api_view(["GET", "POST"], min_role=Role.ADMIN)
-def tokens(request: HttpRequest, sa_id: str) -> JsonResponse:
+def tokens(request: AppRequest, sa_id: str) -> JsonResponse:
     account = get_service_account(request.identity, sa_id)
     if request.method == "GET":
         now = timezone.now()
@@ -43,7 +43,7 @@ def tokens(request: HttpRequest, sa_id: str) -> JsonResponse:
 
 
 @api_view(["DELETE"], min_role=Role.ADMIN)
-def token_detail(request: HttpRequest, sa_id: str, token_id: str) -> JsonResponse:
+def token_detail(request: AppRequest, sa_id: str, token_id: str) -> JsonResponse:
     account = get_service_account(request.identity, sa_id)
     token = get_or_404(account.tokens.all(), token_id)
     token_delete(token=token)

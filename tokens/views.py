@@ -8,14 +8,14 @@ token: no redirect, no session, no messages, never cached.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts.access import get_or_404, get_service_account, org_view
+from accounts.access import AppRequest, get_or_404, get_service_account, org_view
 from accounts.models import ServiceAccount
 from accounts.services import Conflict
 from accounts.ui import confirm_page, htmx_partial
@@ -29,7 +29,7 @@ TOKENS_CHANGED = "tokensChanged"
 @never_cache
 @org_view()
 @require_http_methods(["GET", "POST"])
-def token_add(request: HttpRequest, sa_id: str) -> HttpResponse:
+def token_add(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
     today = timezone.now().date()
     if request.method == "GET":
@@ -55,7 +55,7 @@ def token_add(request: HttpRequest, sa_id: str) -> HttpResponse:
 
 
 def _render(
-    request: HttpRequest, account: ServiceAccount, form: TokenForm, partial: str, **extra
+    request: AppRequest, account: ServiceAccount, form: TokenForm, partial: str, **extra
 ) -> HttpResponse:
     context = {"nav_active": "serviceaccounts", "sa": account, "form": form, **extra}
     return render(request, f"{DIALOG_TEMPLATE}{partial}", context)
@@ -63,7 +63,7 @@ def _render(
 
 @org_view()
 @require_http_methods(["GET", "POST"])
-def token_delete_view(request: HttpRequest, sa_id: str, token_id: str) -> HttpResponse:
+def token_delete_view(request: AppRequest, sa_id: str, token_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
     token = get_or_404(account.tokens.all(), token_id)
     detail_url = reverse("serviceaccount", args=[account.pk])
