@@ -66,6 +66,7 @@ def test_env_list(monkeypatch):
             "KEYHOUSE_LAST_USED_INTERVAL_SECONDS must be at least 0",
         ),
         ({"DJANGO_SECRET_KEY": "k", "KEYHOUSE_TOKEN_PREFIX": "GL-SA"}, "KEYHOUSE_TOKEN_PREFIX"),
+        ({"DJANGO_SECRET_KEY": "k", "KEYHOUSE_LOG_LEVEL": "verbose"}, "KEYHOUSE_LOG_LEVEL"),
         (
             {"DJANGO_SECRET_KEY": "k", "KEYHOUSE_API_KEY_MAX_SECONDS_TO_LIVE": "0"},
             "KEYHOUSE_API_KEY_MAX_SECONDS_TO_LIVE",

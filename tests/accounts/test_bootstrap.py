@@ -30,3 +30,14 @@ def test_ensure_admin_generates_and_prints_a_password_once(monkeypatch, capsys):
     assert "already exists" in capsys.readouterr().out
     user.refresh_from_db()
     assert user.check_password(password)
+
+
+@pytest.mark.parametrize("weak", ["admin", "12345678", "password"])
+def test_ensure_admin_refuses_a_weak_chosen_password(monkeypatch, weak):
+    from django.core.management import CommandError
+
+    monkeypatch.setenv("KEYHOUSE_ADMIN_USER", "admin")
+    monkeypatch.setenv("KEYHOUSE_ADMIN_PASSWORD", weak)
+    with pytest.raises(CommandError, match="too weak"):
+        call_command("ensure_admin")
+    assert not User.objects.filter(username="admin").exists()

@@ -318,3 +318,34 @@ class TestActions:
     def test_offsite_next_is_ignored(self, admin_client, account):
         url = f"/org/serviceaccounts/{account.pk}/disable"
         assert admin_client.post(url, {"next": "//evil.example/"}).url == "/org/serviceaccounts"
+
+
+class TestHtmxFragments:
+    def test_delete_from_the_list_returns_the_results_without_the_row(
+        self, admin_client, make_account
+    ):
+        doomed = make_account("doomed")
+        make_account("kept")
+        html = admin_client.post(
+            f"/org/serviceaccounts/{doomed.pk}/delete",
+            {"query": "", "filter": "all", "page": "1"},
+            **htmx_to("sa-results"),
+        ).content.decode()
+        assert html.strip().startswith('<div id="sa-results"')
+        assert "doomed" not in html
+        assert "kept" in html
+        assert not ServiceAccount.objects.filter(pk=doomed.pk).exists()
+
+    def test_filter_and_second_page_as_fragments(self, admin_client, make_account):
+        for number in range(51):
+            make_account(f"bot {number:02d}", is_disabled=number == 0)
+        disabled = admin_client.get(
+            "/org/serviceaccounts", {"filter": "disabled"}, **htmx_to("sa-results")
+        ).content.decode()
+        assert disabled.count('<tr id="sa-row-') == 1
+        second = admin_client.get(
+            "/org/serviceaccounts", {"page": "2"}, **htmx_to("sa-results")
+        ).content.decode()
+        assert "<html" not in second
+        assert second.count('<tr id="sa-row-') == 1
+        assert "Page 2 of 2" in second

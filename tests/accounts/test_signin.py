@@ -176,3 +176,19 @@ def test_user_without_any_org_gets_403(db):
 
     lonely = make_user("lonely", None, None)
     assert signed_in(lonely).get("/org/serviceaccounts").status_code == 403
+
+
+def test_failures_from_one_address_lock_that_address_for_every_username(admin, viewer):
+    attacker = Client(REMOTE_ADDR="10.0.0.1")
+    for name in ("a", "b", "c", "d", "e"):
+        attacker.post("/login", {"username": name, "password": "guess"})
+    assert b"Too many failed login attempts" in log_in(attacker, "vera").content
+    elsewhere = Client(REMOTE_ADDR="10.0.0.2")
+    assert log_in(elsewhere, "vera").status_code == 302
+
+
+def test_failures_on_a_username_lock_it_from_every_address(admin):
+    for number in range(5):
+        log_in(Client(REMOTE_ADDR=f"10.0.1.{number}"), "alice", "guess")
+    response = log_in(Client(REMOTE_ADDR="10.0.2.1"), "alice")
+    assert b"Too many failed login attempts" in response.content

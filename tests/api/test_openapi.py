@@ -228,14 +228,20 @@ def test_document_is_well_formed():
 
 # --- Document and URL map agree -------------------------------------------------------------
 
+PUBLIC_PATHS = {"/api/health", "/api/openapi.json"}
+
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("path", "method"), OPERATIONS)
 def test_documented_operation_is_served(client, path, method):
     url = example_url(path)
     resolve(url)  # Resolver404 when the documented path does not exist
-    response = client.generic(method.upper(), url)  # no credentials: 401 is fine
+    response = client.generic(method.upper(), url)
     assert response.status_code != 405, f"{method.upper()} {path} is documented but refused"
+    if path not in PUBLIC_PATHS:
+        assert response.status_code == 401, f"{method.upper()} {path} answered without credentials"
+        wrong = client.generic(method.upper(), url, **basic_auth("nobody-here", "wrong"))
+        assert wrong.status_code == 401, f"{method.upper()} {path} accepted a bad password"
 
 
 @pytest.mark.django_db

@@ -210,3 +210,29 @@ class TestAccess:
             if method == "post":
                 assert client.post(url).status_code == 403, url
         assert ApiKey.objects.get().migrated_at is None
+
+
+class TestHtmxSteps:
+    def test_per_key_migration_and_hide_redirect_htmx_clients(self, admin_client, make_key, org):
+        key, _ = make_key("deploy")
+        response = admin_client.post(f"/org/apikeys/{key.pk}/migrate", **HTMX)
+        assert response["HX-Redirect"] == "/org/apikeys"
+        key.refresh_from_db()
+        assert key.migrated_at is not None
+        response = admin_client.post("/org/apikeys/hide", **HTMX)
+        assert response["HX-Redirect"] == "/org/serviceaccounts"
+        org.refresh_from_db()
+        assert org.api_keys_hidden
+
+    def test_hiding_with_keys_left_is_refused_with_a_message(self, admin_client, make_key, org):
+        make_key("still used")
+        response = admin_client.post("/org/apikeys/hide", follow=True)
+        assert b"Migrate or delete the remaining API keys" in response.content
+        org.refresh_from_db()
+        assert not org.api_keys_hidden
+
+    def test_a_second_run_says_there_was_nothing_left(self, admin_client, make_key):
+        make_key("deploy")
+        admin_client.post("/org/apikeys/migrate")
+        html = admin_client.post("/org/apikeys/migrate", **HTMX).content.decode()
+        assert "There was nothing left to migrate." in html

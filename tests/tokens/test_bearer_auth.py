@@ -168,12 +168,20 @@ class TestLastUsed:
         token.refresh_from_db()
         assert token.last_used_at > stale
 
-    def test_not_touched_by_failures(self, client, account, make_token):
+    @pytest.mark.parametrize("failure", ["disabled", "revoked", "expired", "other org"])
+    def test_not_touched_by_failures(self, client, account, make_token, failure):
         token, secret = make_token()
-        account.is_disabled = True
-        account.save()
-        client.get("/api/org", **bearer(secret))
-        client.get("/api/org", HTTP_X_GRAFANA_ORG_ID="999", **bearer(secret))
+        headers = bearer(secret)
+        if failure == "disabled":
+            account.is_disabled = True
+            account.save()
+        elif failure == "revoked":
+            ServiceAccountToken.objects.filter(pk=token.pk).update(is_revoked=True)
+        elif failure == "expired":
+            ServiceAccountToken.objects.filter(pk=token.pk).update(expires_at=timezone.now())
+        else:
+            headers["HTTP_X_GRAFANA_ORG_ID"] = "999"
+        assert client.get("/api/org", **headers).status_code == 401
         token.refresh_from_db()
         assert token.last_used_at is None
 
