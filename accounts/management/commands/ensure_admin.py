@@ -1,6 +1,8 @@
 import os
 import secrets
 
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -29,6 +31,12 @@ class Command(BaseCommand):
         if generated:
             password = secrets.token_urlsafe(18)
         user = User(username=username, is_superuser=True, is_staff=True, current_org=org)
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise CommandError(
+                "KEYHOUSE_ADMIN_PASSWORD is too weak: " + " ".join(exc.messages)
+            ) from None
         user.set_password(password)
         user.save()
         Membership.objects.create(org=org, user=user, role=Role.ADMIN)
