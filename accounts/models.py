@@ -12,7 +12,6 @@ from accounts.names import name_key
 from accounts.roles import Role
 
 MAIN_ORG_ID = 1
-MAIN_ORG_NAME = "Main Org."
 SEARCH_MAX_LENGTH = 200
 
 
