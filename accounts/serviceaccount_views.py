@@ -14,7 +14,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.access import (
     AppRequest,
@@ -34,7 +33,7 @@ from accounts.services import (
     service_account_delete,
     service_account_update,
 )
-from accounts.ui import confirm_page, htmx_partial
+from accounts.ui import confirm_page, htmx_partial, redirect_after_post
 
 LIST_TEMPLATE = "accounts/serviceaccount_list.html"
 DETAIL_TEMPLATE = "accounts/serviceaccount_detail.html"
@@ -203,9 +202,7 @@ def _after_action(request: AppRequest, next_url: str) -> HttpResponse:
     if htmx_partial(request) and request.htmx.target == RESULTS_TARGET:
         context = _listing_context(request.identity, request.POST)
         return render(request, f"{LIST_TEMPLATE}#results", context)
-    if request.htmx:
-        return HttpResponseClientRedirect(next_url)
-    return redirect(next_url)
+    return redirect_after_post(request, next_url)
 
 
 @org_view()

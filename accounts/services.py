@@ -115,8 +115,8 @@ def clean_service_account_name(name: str) -> str:
     return clean_name(name, what="Display name", max_length=ServiceAccount.NAME_MAX_LENGTH)
 
 
-def _ensure_name_free(org: Organization, name: str, *, exclude_pk: int | None = None) -> None:
-    taken = ServiceAccount.objects.for_org(org).filter(name_key=name_key(name))
+def _ensure_name_free(org_id: int, name: str, *, exclude_pk: int | None = None) -> None:
+    taken = ServiceAccount.objects.filter(org_id=org_id, name_key=name_key(name))
     if exclude_pk is not None:
         taken = taken.exclude(pk=exclude_pk)
     if taken.exists():
@@ -131,7 +131,7 @@ def service_account_create(
     check_role_ceiling(identity, role)
     name = clean_service_account_name(name)
     org = identity.org
-    _ensure_name_free(org, name)
+    _ensure_name_free(org.pk, name)
     login = f"sa-{org.pk}-{login_slug(name)}"
     if len(login) > ServiceAccount.LOGIN_MAX_LENGTH:
         raise ValidationError("Display name is too long to derive a login from.")
@@ -172,7 +172,7 @@ def service_account_update(
     """
     if name is not None:
         name = clean_service_account_name(name)
-        _ensure_name_free(account.org, name, exclude_pk=account.pk)
+        _ensure_name_free(account.org_id, name, exclude_pk=account.pk)
     if role is not None:
         check_role_ceiling(identity, role)
     locked = ServiceAccount.objects.select_for_update().filter(pk=account.pk).first()

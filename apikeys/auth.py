@@ -33,8 +33,8 @@ def _key_sql() -> str:
     )
 
 
-def find_unmigrated_key(secret: str) -> FoundCredential | None:
-    row = rows.fetch_one(_key_sql(), [key_format.digest(secret)])
+def find_unmigrated_key(digest: str) -> FoundCredential | None:
+    row = rows.fetch_one(_key_sql(), [digest])
     if row is None:
         return None
     pk, role, expires_at, last_used_at, is_revoked = rows.convert(
@@ -60,7 +60,8 @@ class ApiKeyBackend:
     ) -> Identity | None:
         if not credentials.is_token or key_format.parse(credentials.secret) is None:
             return None
-        found = find_token(credentials.secret) or find_unmigrated_key(credentials.secret)
+        digest = key_format.digest(credentials.secret)
+        found = find_token(digest) or find_unmigrated_key(digest)
         if found is None:
             raise AuthenticationFailed("unknown API key")
         return identity_for(found, org_id)

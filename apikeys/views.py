@@ -12,12 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.access import AppRequest, RoleCeilingExceeded, assignable_roles, org_view, scoped_get
 from accounts.roles import Role
 from accounts.services import Conflict
-from accounts.ui import confirm_page, htmx_partial
+from accounts.ui import confirm_page, htmx_partial, redirect_after_post
 from apikeys.forms import ApiKeyForm
 from apikeys.models import ApiKey
 from apikeys.services import (
@@ -109,12 +108,6 @@ def api_key_new(request: AppRequest) -> HttpResponse:
     return render(request, PAGE_TEMPLATE, context)
 
 
-def _done(request: AppRequest, url: str) -> HttpResponse:
-    if htmx_partial(request):
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
-
-
 @org_view()
 @require_http_methods(["GET", "POST"])
 def api_key_delete_view(request: AppRequest, key_id: str) -> HttpResponse:
@@ -133,7 +126,7 @@ def api_key_delete_view(request: AppRequest, key_id: str) -> HttpResponse:
         )
     api_key_delete(key=key)
     messages.success(request, f"API key '{key.name}' deleted.")
-    return _done(request, reverse("apikeys"))
+    return redirect_after_post(request, reverse("apikeys"))
 
 
 @org_view()
@@ -157,7 +150,7 @@ def api_key_migrate_one(request: AppRequest, key_id: str) -> HttpResponse:
         messages.success(request, f"API key '{key.name}' is now service account '{account}'.")
     else:
         messages.error(request, " ".join(result.failed_details) or "Nothing was migrated.")
-    return _done(request, reverse("apikeys"))
+    return redirect_after_post(request, reverse("apikeys"))
 
 
 @org_view()
@@ -199,6 +192,6 @@ def hide_view(request: AppRequest) -> HttpResponse:
         hide_api_keys(request.identity.org)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-        return _done(request, reverse("apikeys"))
+        return redirect_after_post(request, reverse("apikeys"))
     messages.success(request, "The API keys page is hidden. Use service accounts from now on.")
-    return _done(request, reverse("serviceaccounts"))
+    return redirect_after_post(request, reverse("serviceaccounts"))

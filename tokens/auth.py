@@ -62,9 +62,9 @@ def _token_sql() -> str:
     )
 
 
-def find_token(secret: str) -> FoundCredential | None:
+def find_token(digest: str) -> FoundCredential | None:
     """One indexed lookup by digest, with the account and its org joined in."""
-    row = rows.fetch_one(_token_sql(), [token_format.digest(secret)])
+    row = rows.fetch_one(_token_sql(), [digest])
     if row is None:
         return None
     split = len(TOKEN_FIELDS), len(TOKEN_FIELDS) + len(ACCOUNT_FIELDS)
@@ -131,7 +131,7 @@ class ServiceAccountTokenBackend:
     ) -> Identity | None:
         if not credentials.is_token or token_format.parse(credentials.secret) is None:
             return None
-        token = find_token(credentials.secret)
+        token = find_token(token_format.digest(credentials.secret))
         if token is None:
             raise AuthenticationFailed("unknown service account token")
         return identity_for(token, org_id)
