@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -19,20 +19,16 @@ from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django_htmx.middleware import HtmxDetails
 
+from accounts.errors import NotFound, RoleCeilingExceeded
 from accounts.models import Membership, Organization, ServiceAccount, User
 from accounts.roles import Role
 
 IdentityKind = Literal["user", "service-account", "api-key"]
 ModelT = TypeVar("ModelT", bound=models.Model)
+ViewT = TypeVar("ViewT", bound=Callable[..., HttpResponse])
 
-ROLE_CEILING_MESSAGE = "Cannot assign a role higher than user's role"
 MAX_DB_ID = 2**63 - 1
 _ID_RE = re.compile(r"[0-9]{1,19}")
-
-
-class RoleCeilingExceeded(PermissionDenied):
-    def __init__(self) -> None:
-        super().__init__(ROLE_CEILING_MESSAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +116,11 @@ def parse_id(value: object) -> int:
     return int(text)
 
 
-def get_or_404(queryset: models.QuerySet[ModelT], pk: object) -> ModelT:
+def get_or_404(queryset: models.QuerySet[ModelT], pk: object, message: str = "") -> ModelT:
     """``queryset``'s object with this id, or 404. The queryset must already be scoped."""
     obj = queryset.filter(pk=parse_id(pk)).first()
     if obj is None:
-        raise Http404
+        raise Http404(message)
     return obj
 
 
@@ -137,24 +133,41 @@ def get_service_account(identity: Identity, pk: object) -> ServiceAccount:
     return scoped_get(identity, ServiceAccount.objects.all(), pk)
 
 
-def org_view(min_role: Role = Role.ADMIN) -> Callable:
+def get_org(identity: Identity, pk: object) -> Organization:
+    """An org the caller may act on, by id: any for a server admin, otherwise only their own;
+    anything else is a 404."""
+    orgs = Organization.objects.all()
+    if not identity.is_server_admin:
+        orgs = orgs.filter(pk=identity.org.pk)
+    return get_or_404(orgs, pk, "Organization not found")
+
+
+def org_view(min_role: Role = Role.ADMIN) -> Callable[[ViewT], ViewT]:
     """Decorate a browser view: signed in, member of an org, holding at least ``min_role``.
 
-    Sets ``request.identity``; a too-low role gets the friendly 403 page.
+    Sets ``request.identity``; a too-low role gets the friendly 403 page, and a service's
+    ``NotFound`` the 404 page. Put it outermost (before the HTTP method check), so a too-low
+    role is refused whatever the method. The wrapper keeps ``min_role``: the access walk in
+    ``tests/test_access.py`` reads it.
     """
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: ViewT) -> ViewT:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
+            assert isinstance(request.user, User)
             identity = current_identity(request.user)
             if identity is None:
                 raise PermissionDenied("You are not a member of any organization yet.")
-            request.identity = identity
+            request.identity = identity  # type: ignore[attr-defined]
             require_role(identity, min_role)
-            return view(request, *args, **kwargs)
+            try:
+                return view(request, *args, **kwargs)
+            except NotFound as exc:
+                raise Http404(exc.message) from exc
 
-        return wrapper
+        wrapper.min_role = min_role  # type: ignore[attr-defined]
+        return cast(ViewT, wrapper)
 
     return decorator

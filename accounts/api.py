@@ -13,8 +13,8 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.access import (
     AppRequest,
     check_role_ceiling,
+    get_org,
     get_service_account,
-    parse_id,
     require_role,
     require_server_admin,
 )
@@ -26,7 +26,7 @@ from accounts.api_base import (
     parse_json_object,
     role_field,
 )
-from accounts.models import Organization, User, service_account_listing
+from accounts.models import Organization, ServiceAccount, User
 from accounts.names import name_key
 from accounts.roles import Role
 from accounts.services import (
@@ -85,12 +85,8 @@ def orgs(request: AppRequest) -> JsonResponse:
 def admin_create_user(request: AppRequest) -> JsonResponse:
     require_server_admin(request.identity)
     data = parse_json_object(request)
-    org = None
     org_id = field(data, "OrgId", int)
-    if org_id is not None:
-        org = Organization.objects.filter(pk=parse_id(org_id)).first()
-        if org is None:
-            raise ApiError(404, "Organization not found")
+    org = get_org(request.identity, org_id) if org_id is not None else None
     user = user_create(
         login=field(data, "login", str, default=""),
         email=field(data, "email", str, default=""),
@@ -104,9 +100,7 @@ def admin_create_user(request: AppRequest) -> JsonResponse:
 @api_view(["POST"])
 def org_add_user(request: AppRequest, org_id: str) -> JsonResponse:
     identity = request.identity
-    org = Organization.objects.filter(pk=parse_id(org_id)).first()
-    if org is None or not (identity.is_server_admin or identity.org == org):
-        raise ApiError(404, "Organization not found")
+    org = get_org(identity, org_id)
     require_role(identity, Role.ADMIN)
     data = parse_json_object(request)
     login = field(data, "loginOrEmail", str, required=True).strip()
@@ -145,8 +139,7 @@ def service_account_search(request: AppRequest) -> JsonResponse:
     per_page = _positive_int_param(request, "perpage", MAX_PER_PAGE)
     if per_page > MAX_PER_PAGE:
         raise ApiError(400, f"perpage must be at most {MAX_PER_PAGE}")
-    accounts = service_account_listing(
-        request.identity.org,
+    accounts = ServiceAccount.objects.for_org(request.identity.org).listing(
         query=request.GET.get("query", ""),
         disabled_only=request.GET.get("disabled") == "true",
         expired_only=request.GET.get("expiredTokens") == "true",

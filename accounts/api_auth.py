@@ -21,6 +21,7 @@ from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from accounts.access import MAX_DB_ID, Identity, current_identity, identity_for_user
+from accounts.errors import Refusal
 from accounts.models import Organization, User
 
 logger = logging.getLogger("keyhouse.auth")
@@ -30,18 +31,17 @@ USERNAME_MAX_LENGTH = 254
 INVALID_API_KEY = "Invalid API key"
 
 
-class AuthenticationFailed(Exception):
+class AuthenticationFailed(Refusal):
     """Refuse the request. ``reason`` goes to the server log only; ``message`` to the client."""
 
     def __init__(self, reason: str, *, message: str = INVALID_API_KEY, status: int = 401):
-        super().__init__(reason)
+        super().__init__(message)
         self.reason = reason
-        self.message = message
         self.status = status
 
 
-class BadOrgHeader(ValueError):
-    pass
+class BadOrgHeader(Refusal):
+    """``X-Grafana-Org-Id`` is not an org id (a 400, not an authentication failure)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.access import require_role
-from accounts.api_auth import AuthenticationFailed, BadOrgHeader, authenticate_request
+from accounts.api_auth import AuthenticationFailed, authenticate_request
+from accounts.errors import Refusal
 from accounts.roles import Role
-from accounts.services import Conflict
+from accounts.services import MAX_SECONDS_TO_LIVE
 
 logger = logging.getLogger("keyhouse.auth")
 
@@ -24,11 +25,12 @@ logger = logging.getLogger("keyhouse.auth")
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
-class ApiError(Exception):
+class ApiError(Refusal):
+    """A refusal the API view decides itself, with its own status."""
+
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-        self.message = message
 
 
 def error_response(status: int, message: str) -> JsonResponse:
@@ -41,8 +43,9 @@ def api_view(
     """Mark a JSON endpoint. The API authenticates by the Authorization header only, never
     by the session cookie, which is why it is safe to exempt it from CSRF checks.
 
-    Refusals become ``{"message"}`` responses here, once: bad credentials 401, a low role
-    403, a missing or other-org object 404, a service's ValidationError 400, Conflict 409."""
+    Refusals become ``{"message"}`` responses here, once: every ``Refusal`` with its own
+    status (bad credentials 401, Conflict 409, …), a low role 403, a missing or other-org
+    object 404, a service's ValidationError 400."""
     allowed = frozenset(methods)
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -70,19 +73,14 @@ def api_view(
                     if min_role is not None:
                         require_role(request.identity, min_role)
                 return view(request, *args, **kwargs)
-            except AuthenticationFailed as exc:
-                logger.warning("API authentication refused: %s", exc.reason)
-                return error_response(exc.status, exc.message)
-            except BadOrgHeader as exc:
-                return error_response(400, str(exc))
-            except ApiError as exc:
+            except Refusal as exc:
+                if isinstance(exc, AuthenticationFailed):
+                    logger.warning("API authentication refused: %s", exc.reason)
                 return error_response(exc.status, exc.message)
             except ValidationError as exc:  # a service refused the input
                 return error_response(400, " ".join(exc.messages))
-            except Conflict as exc:
-                return error_response(409, str(exc))
-            except Http404:
-                return error_response(404, "Not found")
+            except Http404 as exc:
+                return error_response(404, str(exc) or "Not found")
             except PermissionDenied as exc:
                 return error_response(403, str(exc) or "Permission denied")
             except RequestDataTooBig:
@@ -130,10 +128,20 @@ def field(
 
 def role_field(data: dict[str, Any], name: str = "role", *, default: Role | None = None) -> Role:
     raw = field(data, name, str, required=default is None)
-    if raw is None:
-        return default  # type: ignore[return-value]
+    if raw is None and default is not None:
+        return default
     try:
         return Role(raw)
     except ValueError:
         choices = ", ".join(role.value for role in Role)
         raise ApiError(400, f"Invalid role {raw!r}: must be one of {choices}") from None
+
+
+def seconds_to_live(data: dict[str, Any]) -> int:
+    """``secondsToLive``: omitted or 0 means never; negative, fractional or huge is a 400."""
+    value = field(data, "secondsToLive", int, default=0)
+    if value < 0:
+        raise ApiError(400, "secondsToLive must not be negative")
+    if value > MAX_SECONDS_TO_LIVE:
+        raise ApiError(400, f"secondsToLive must be at most {MAX_SECONDS_TO_LIVE}")
+    return value

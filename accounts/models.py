@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -16,7 +17,9 @@ SEARCH_MAX_LENGTH = 200
 
 
 class NamedModel(models.Model):
-    """A display name and its comparison key (``accounts.names.name_key``), kept in step."""
+    """A display name and its comparison key (``accounts.names.name_key``), kept in step:
+    ``clean()`` derives the key (``save_unique`` checks uniqueness on it) and ``save()``
+    writes it whenever ``name`` is written, ``update_fields`` included."""
 
     NAME_MAX_LENGTH = 190
 
@@ -29,9 +32,16 @@ class NamedModel(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.name_key = name_key(self.name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "name_key"}
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        self.name_key = name_key(self.name)
 
 
 class Organization(NamedModel):
@@ -120,6 +130,19 @@ class ServiceAccountQuerySet(models.QuerySet):
             models.Q(name_key__contains=name_key(query)) | models.Q(login__icontains=query)
         )
 
+    def listing(
+        self, *, query: str = "", disabled_only: bool = False, expired_only: bool = False
+    ) -> ServiceAccountQuerySet:
+        """The list behind both the page and ``/api/serviceaccounts/search``, with token
+        counts, in name order."""
+        # Meta.ordering does not apply to aggregate queries, so order explicitly.
+        accounts = self.search(query).with_token_stats(timezone.now()).order_by("name_key", "pk")
+        if disabled_only:
+            accounts = accounts.filter(is_disabled=True)
+        if expired_only:
+            accounts = accounts.filter(expired_token_count__gt=0)
+        return accounts
+
     def with_token_stats(self, now: datetime) -> ServiceAccountQuerySet:
         # "tokens" is the reverse name of tokens.ServiceAccountToken.service_account; a string
         # keeps this app free of imports from the tokens app.
@@ -191,22 +214,3 @@ def isoformat(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def service_account_listing(
-    org: Organization, *, query: str = "", disabled_only: bool = False, expired_only: bool = False
-) -> ServiceAccountQuerySet:
-    """The list behind both the page and ``/api/serviceaccounts/search``."""
-    now = timezone.now()
-    # Meta.ordering does not apply to aggregate queries, so order explicitly.
-    accounts = (
-        ServiceAccount.objects.for_org(org)
-        .search(query)
-        .with_token_stats(now)
-        .order_by("name_key", "pk")
-    )
-    if disabled_only:
-        accounts = accounts.filter(is_disabled=True)
-    if expired_only:
-        accounts = accounts.filter(expired_token_count__gt=0)
-    return accounts

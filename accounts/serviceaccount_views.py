@@ -1,12 +1,13 @@
 """Configuration → Service accounts: list, create, the account page and its actions.
 
-One view serves a full page and its HTMX fragment (``template#partial``). Actions posted from
-the list re-render the list's results (with the list's query, filter and page posted along);
-actions posted from elsewhere redirect, by ``HX-Redirect`` for htmx or a plain 302 without JS.
+One view serves a full page and its HTMX fragment (``template#partial``). Actions follow the
+pattern of ``accounts.ui``: they answer htmx with ``serviceAccountsChanged``, on which the
+list's results (with their search, filter and page) and the account page's header refresh.
 """
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, QueryDict
@@ -15,31 +16,21 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.access import (
-    AppRequest,
-    Identity,
-    RoleCeilingExceeded,
-    assignable_roles,
-    get_service_account,
-    org_view,
-)
+from accounts.access import AppRequest, Identity, assignable_roles, get_service_account, org_view
+from accounts.errors import Conflict, RoleCeilingExceeded
 from accounts.forms import RenameForm, ServiceAccountForm
-from accounts.models import ServiceAccount, service_account_listing
-from accounts.redirects import safe_next_url
+from accounts.models import ServiceAccount
 from accounts.roles import Role
-from accounts.services import (
-    Conflict,
-    service_account_create,
-    service_account_delete,
-    service_account_update,
-)
-from accounts.ui import confirm_page, htmx_partial, redirect_after_post
+from accounts.services import service_account_create, service_account_delete, service_account_update
+from accounts.ui import action_done, confirm, htmx_partial, safe_next_url
 
 LIST_TEMPLATE = "accounts/serviceaccount_list.html"
 DETAIL_TEMPLATE = "accounts/serviceaccount_detail.html"
 PER_PAGE = 50
 FILTERS = {"all": "All", "expired": "With expired tokens", "disabled": "Disabled"}
 RESULTS_TARGET = "sa-results"
+DETAIL_PARTIALS = {"sa-header": "header", "tokens": "tokens"}
+ACCOUNTS_CHANGED = "serviceAccountsChanged"
 
 
 def _listing_context(identity: Identity, params: QueryDict) -> dict:
@@ -47,8 +38,7 @@ def _listing_context(identity: Identity, params: QueryDict) -> dict:
     current = params.get("filter", "all")
     if current not in FILTERS:
         current = "all"
-    accounts = service_account_listing(
-        identity.org,
+    accounts = ServiceAccount.objects.for_org(identity.org).listing(
         query=query,
         disabled_only=current == "disabled",
         expired_only=current == "expired",
@@ -86,10 +76,12 @@ def service_account_create_view(request: AppRequest) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 role=Role(form.cleaned_data["role"]),
             )
-        except (ValidationError, Conflict) as exc:
-            form.add_error("name", _message(exc))
+        except ValidationError as exc:
+            form.add_error("name", exc)
+        except Conflict as exc:
+            form.add_error("name", exc.message)
         except RoleCeilingExceeded as exc:
-            form.add_error("role", str(exc))
+            form.add_error("role", exc.message)
         else:
             return redirect("serviceaccount", sa_id=account.pk)
     return render(
@@ -99,18 +91,12 @@ def service_account_create_view(request: AppRequest) -> HttpResponse:
     )
 
 
-def _message(exc: Exception) -> str:
-    return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-
-
 def _detail_context(request: AppRequest, account: ServiceAccount, **extra) -> dict:
-    tokens = list(account.tokens.all())
     return {
         "nav_active": "serviceaccounts",
         "sa": account,
         "roles": assignable_roles(request.identity),
-        "tokens": tokens,
-        "token_count": len(tokens),
+        "tokens": account.tokens.all(),
         "now": timezone.now(),
         **extra,
     }
@@ -127,8 +113,8 @@ def service_account_detail(request: AppRequest, sa_id: str) -> HttpResponse:
         editing_name=editing,
         rename_form=RenameForm(initial={"name": account.name}),
     )
-    if htmx_partial(request) and request.htmx.target == "tokens":
-        return render(request, f"{DETAIL_TEMPLATE}#tokens", context)
+    if htmx_partial(request) and request.htmx.target in DETAIL_PARTIALS:
+        return render(request, f"{DETAIL_TEMPLATE}#{DETAIL_PARTIALS[request.htmx.target]}", context)
     return render(request, DETAIL_TEMPLATE, context)
 
 
@@ -151,8 +137,10 @@ def service_account_name(request: AppRequest, sa_id: str) -> HttpResponse:
             account = service_account_update(
                 identity=request.identity, account=account, name=form.cleaned_data["name"]
             )
-        except (ValidationError, Conflict) as exc:
-            form.add_error("name", _message(exc))
+        except ValidationError as exc:
+            form.add_error("name", exc)
+        except Conflict as exc:
+            form.add_error("name", exc.message)
     if form.errors:
         account.refresh_from_db()
         if htmx_partial(request):
@@ -162,12 +150,7 @@ def service_account_name(request: AppRequest, sa_id: str) -> HttpResponse:
         context = _detail_context(request, account, editing_name=True, rename_form=form)
         return render(request, DETAIL_TEMPLATE, context)
     if htmx_partial(request):
-        context = {
-            "sa": account,
-            "renamed": True,
-            "oob": True,
-            "token_count": account.tokens.count(),
-        }
+        context = {"sa": account, "renamed": True, "oob": True}
         return render(request, f"{DETAIL_TEMPLATE}#name", context)
     return redirect(detail_url)
 
@@ -183,7 +166,7 @@ def service_account_role(request: AppRequest, sa_id: str) -> HttpResponse:
     except ValueError:
         error = "Choose one of the offered roles."
     except RoleCeilingExceeded as exc:
-        error = str(exc)
+        error = exc.message
     if error:
         account.refresh_from_db()
     if htmx_partial(request):
@@ -198,27 +181,15 @@ def service_account_role(request: AppRequest, sa_id: str) -> HttpResponse:
     return redirect(safe_next_url(request, reverse("serviceaccount", args=[account.pk])))
 
 
-def _after_action(request: AppRequest, next_url: str) -> HttpResponse:
-    if htmx_partial(request) and request.htmx.target == RESULTS_TARGET:
-        context = _listing_context(request.identity, request.POST)
-        return render(request, f"{LIST_TEMPLATE}#results", context)
-    return redirect_after_post(request, next_url)
-
-
 @org_view()
 @require_http_methods(["GET", "POST"])
 def service_account_disable(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
+    next_url = safe_next_url(request, reverse("serviceaccounts"))
     if request.method == "GET":
-        return confirm_page(
-            request,
-            title="Disable service account",
-            question=f"Are you sure you want to disable '{account.name}'?",
-            action=reverse("serviceaccount-disable", args=[account.pk]),
-            button="Disable service account",
-        )
+        return confirm(request, next_url=next_url, sa=account)
     service_account_update(identity=request.identity, account=account, is_disabled=True)
-    return _after_action(request, safe_next_url(request, reverse("serviceaccounts")))
+    return action_done(request, event=ACCOUNTS_CHANGED, next_url=next_url)
 
 
 @org_view()
@@ -226,33 +197,28 @@ def service_account_disable(request: AppRequest, sa_id: str) -> HttpResponse:
 def service_account_enable(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
     service_account_update(identity=request.identity, account=account, is_disabled=False)
-    return _after_action(request, safe_next_url(request, reverse("serviceaccounts")))
+    next_url = safe_next_url(request, reverse("serviceaccounts"))
+    return action_done(request, event=ACCOUNTS_CHANGED, next_url=next_url)
 
 
 @org_view()
 @require_http_methods(["GET", "POST"])
 def service_account_delete_view(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
-    if request.method == "GET":
-        return confirm_page(
-            request,
-            title="Delete service account",
-            question=delete_question(account, account.tokens.count()),
-            action=reverse("serviceaccount-delete", args=[account.pk]),
-            button="Delete service account",
-            danger=True,
-        )
+    came_from = next_url = safe_next_url(request, reverse("serviceaccounts"))
     own_page = reverse("serviceaccount", args=[account.pk])
-    service_account_delete(account=account)
-    next_url = safe_next_url(request, reverse("serviceaccounts"))
     next_path = next_url.split("?", 1)[0]
     if next_path == own_page or next_path.startswith(f"{own_page}/"):
-        next_url = reverse("serviceaccounts")  # the account's own page is gone
-    return _after_action(request, next_url)
-
-
-def delete_question(account: ServiceAccount, token_count: int) -> str:
-    return (
-        f"Are you sure you want to delete '{account.name}' and {token_count} "
-        f"accompanying token{'' if token_count == 1 else 's'}?"
-    )
+        next_url = reverse("serviceaccounts")  # the account's own page is going away
+    if request.method == "GET":
+        return confirm(
+            request,
+            next_url=next_url,
+            cancel_url=came_from,
+            danger=True,
+            sa=account,
+            token_count=account.tokens.count(),
+        )
+    service_account_delete(account=account)
+    messages.success(request, f"Service account '{account.name}' deleted.")
+    return action_done(request, event=ACCOUNTS_CHANGED, next_url=next_url)

@@ -1,40 +1,81 @@
-"""Writes that touch organizations, users and memberships. The UI, the API and the
-management commands all call these, so the rules live here once."""
+"""Writes that touch organizations, users and memberships, and the write helpers every app's
+services share. The UI, the API and the management commands all call these, so the rules
+live here once."""
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable, Mapping
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
-from django.http import Http404
+from django.db import IntegrityError, models, transaction
 
 from accounts.access import Identity, check_role_ceiling
+from accounts.errors import Conflict, NotFound
 from accounts.models import MAIN_ORG_ID, Membership, Organization, ServiceAccount, User
-from accounts.names import fits, login_slug, name_key
+from accounts.names import fits, login_slug
 from accounts.roles import Role
 
+# Far enough for any real credential, small enough that datetime arithmetic cannot overflow.
+MAX_SECONDS_TO_LIVE = 100 * 365 * 24 * 3600
 
-class Conflict(Exception):
-    """A unique name or membership already exists."""
+
+def save_unique(
+    obj: models.Model,
+    *,
+    conflict: str,
+    field_conflicts: Mapping[str, str] | None = None,
+    update_fields: Iterable[str] | None = None,
+) -> None:
+    """Save ``obj``, or refuse with ``Conflict(conflict)`` when that would break one of its
+    model's unique fields or constraints.
+
+    The model's own rules are checked first (``validate_constraints``, then
+    ``validate_unique``), so the usual refusal costs no failed write. The save runs in a
+    savepoint: a concurrent request that takes the value in between is refused the same way
+    instead of breaking the caller's transaction with an IntegrityError. ``field_conflicts``
+    gives a clash on one unique field its own message (a derived login, say).
+    """
+    obj.clean()  # derived values such as NamedModel.name_key are set here
+    try:
+        obj.validate_constraints()
+        obj.validate_unique()
+    except ValidationError as exc:
+        clashed = getattr(exc, "error_dict", {})
+        specific = [text for name, text in (field_conflicts or {}).items() if name in clashed]
+        raise Conflict(specific[0] if specific else conflict) from None
+    try:
+        with transaction.atomic():
+            obj.save(update_fields=update_fields)
+    except IntegrityError:
+        raise Conflict(conflict) from None
+
+
+def clean_name(name: str, *, what: str, max_length: int) -> str:
+    """A display name, trimmed: 1 to ``max_length`` characters, no control characters."""
+    name = name.strip()
+    if not name:
+        raise ValidationError(f"{what} is required.")
+    if not fits(name, max_length):
+        raise ValidationError(f"{what} must be at most {max_length} characters.")
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        raise ValidationError(f"{what} cannot contain control characters.")
+    return name
 
 
 @transaction.atomic
 def org_create(*, name: str, creator: User | None = None) -> Organization:
     """Create an org; its creator (if any) becomes its Admin, as in Grafana."""
-    name = clean_name(name, what="Organization name", max_length=190)
-    if Organization.objects.filter(name_key=name_key(name)).exists():
-        raise Conflict("Organization name taken")
-    try:
-        with transaction.atomic():
-            org = Organization.objects.create(name=name)
-    except IntegrityError:
-        raise Conflict("Organization name taken") from None
+    org = Organization(name=clean_name(name, what="Organization name", max_length=190))
+    save_unique(org, conflict="Organization name taken")
     if creator is not None:
         Membership.objects.create(org=org, user=creator, role=Role.ADMIN)
     return org
+
+
+USER_TAKEN = "User with same login or email already exists"
 
 
 @transaction.atomic
@@ -56,10 +97,9 @@ def user_create(
     name = clean_name(name, what="Name", max_length=190) if name.strip() else ""
     if email:
         validate_email(email)
-    if User.objects.filter(username__iexact=login).exists() or (
-        email and User.objects.filter(email__iexact=email).exists()
-    ):
-        raise Conflict("User with same login or email already exists")
+    # Logins are unique ignoring case, which is stricter than the column's own constraint.
+    if User.objects.filter(username__iexact=login).exists():
+        raise Conflict(USER_TAKEN)
     user = User(username=login, email=email.strip(), name=name.strip())
     validate_password(password, user)
     user.set_password(password)
@@ -67,24 +107,15 @@ def user_create(
     if org is None:
         org = Organization.objects.filter(pk=MAIN_ORG_ID).first()
     user.current_org = org
-    try:
-        with transaction.atomic():
-            user.save()
-    except IntegrityError:
-        raise Conflict("User with same login or email already exists") from None
+    save_unique(user, conflict=USER_TAKEN)
     if org is not None:
         Membership.objects.create(org=org, user=user, role=role)
     return user
 
 
 def membership_add(*, org: Organization, user: User, role: Role) -> Membership:
-    if Membership.objects.filter(org=org, user=user).exists():
-        raise Conflict("User is already member of this organization")
-    try:
-        with transaction.atomic():
-            membership = Membership.objects.create(org=org, user=user, role=role)
-    except IntegrityError:
-        raise Conflict("User is already member of this organization") from None
+    membership = Membership(org=org, user=user, role=role)
+    save_unique(membership, conflict="User is already member of this organization")
     if user.current_org_id is None:
         user.current_org = org
         user.save(update_fields=["current_org"])
@@ -99,28 +130,12 @@ def switch_org(*, user: User, org: Organization) -> None:
 # --- Service accounts ---------------------------------------------------------------------
 
 
-def clean_name(name: str, *, what: str, max_length: int) -> str:
-    """A display name, trimmed: 1 to ``max_length`` characters, no control characters."""
-    name = name.strip()
-    if not name:
-        raise ValidationError(f"{what} is required.")
-    if not fits(name, max_length):
-        raise ValidationError(f"{what} must be at most {max_length} characters.")
-    if any(unicodedata.category(char) == "Cc" for char in name):
-        raise ValidationError(f"{what} cannot contain control characters.")
-    return name
-
-
 def clean_service_account_name(name: str) -> str:
     return clean_name(name, what="Display name", max_length=ServiceAccount.NAME_MAX_LENGTH)
 
 
-def _ensure_name_free(org_id: int, name: str, *, exclude_pk: int | None = None) -> None:
-    taken = ServiceAccount.objects.filter(org_id=org_id, name_key=name_key(name))
-    if exclude_pk is not None:
-        taken = taken.exclude(pk=exclude_pk)
-    if taken.exists():
-        raise Conflict(f"A service account named '{name}' already exists.")
+def _name_taken(name: str) -> str:
+    return f"A service account named '{name}' already exists."
 
 
 @transaction.atomic
@@ -131,15 +146,9 @@ def service_account_create(
     check_role_ceiling(identity, role)
     name = clean_service_account_name(name)
     org = identity.org
-    _ensure_name_free(org.pk, name)
     login = f"sa-{org.pk}-{login_slug(name)}"
     if len(login) > ServiceAccount.LOGIN_MAX_LENGTH:
         raise ValidationError("Display name is too long to derive a login from.")
-    if ServiceAccount.objects.filter(login=login).exists():
-        raise Conflict(
-            f"The login '{login}' derived from this name is already used by another "
-            "service account; choose a different name."
-        )
     account = ServiceAccount(
         org=org,
         name=name,
@@ -148,11 +157,14 @@ def service_account_create(
         is_disabled=is_disabled,
         created_by=identity.user,
     )
-    try:
-        with transaction.atomic():
-            account.save()
-    except IntegrityError:  # a concurrent request took the name or login first
-        raise Conflict(f"A service account named '{name}' already exists.") from None
+    save_unique(
+        account,
+        conflict=_name_taken(name),
+        field_conflicts={
+            "login": f"The login '{login}' derived from this name is already used by another "
+            "service account; choose a different name."
+        },
+    )
     return account
 
 
@@ -172,21 +184,20 @@ def service_account_update(
     """
     if name is not None:
         name = clean_service_account_name(name)
-        _ensure_name_free(account.org_id, name, exclude_pk=account.pk)
     if role is not None:
         check_role_ceiling(identity, role)
     locked = ServiceAccount.objects.select_for_update().filter(pk=account.pk).first()
     if locked is None:
-        raise Http404
+        raise NotFound()
     changes = {"name": name, "role": role, "is_disabled": is_disabled}
     changed = [field for field, value in changes.items() if value is not None]
     for field in changed:
         setattr(locked, field, changes[field])
-    try:
-        with transaction.atomic():
-            locked.save(update_fields=[*changed, "name_key", "updated_at"] if changed else None)
-    except IntegrityError:
-        raise Conflict(f"A service account named '{name}' already exists.") from None
+    save_unique(
+        locked,
+        conflict=_name_taken(locked.name),
+        update_fields=[*changed, "updated_at"] if changed else None,
+    )
     return locked
 
 

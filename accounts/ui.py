@@ -1,12 +1,30 @@
-"""Small helpers shared by the server-rendered pages of every app."""
+"""Helpers shared by the server-rendered pages of every app.
 
-from django.http import HttpResponse
+Every destructive or irreversible action follows one pattern (django-htmx-patterns' <dialog>
+and HX-Trigger), and every other one-click action ends the same way:
+
+1. Its button links to the action's own URL with ``?next=`` (where to go after success) and
+   ``hx-get``s the same URL into ``#dialog-host``.
+2. That URL's GET answers ``confirm(request, …)``: a modal <dialog> for htmx, the same as a
+   page without JavaScript. Its texts are in ``templates/confirm.html``, once per action.
+3. Its POST does the action and answers ``action_done(request, event=…, next_url=…)``: for
+   htmx, the ``HX-Trigger`` event that the changed list or table listens to (``hx-trigger=
+   "<event> from:body"``); without JavaScript, a redirect to ``next_url``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django_htmx.http import HttpResponseClientRedirect
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import trigger_client_event
 
 from accounts.access import AppRequest
-from accounts.redirects import safe_next_url
+
+CLOSE_DIALOG = "closeDialog"  # static/js/keyhouse.js closes the open dialog on it
 
 
 def htmx_partial(request: AppRequest) -> bool:
@@ -14,15 +32,60 @@ def htmx_partial(request: AppRequest) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
-def redirect_after_post(request: AppRequest, url: str) -> HttpResponse:
-    """Send the browser to ``url``: ``HX-Redirect`` for htmx, a plain 302 without JS."""
-    if htmx_partial(request):
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
+def safe_next_url(request: HttpRequest, fallback: str) -> str:
+    """The ``next`` parameter if it points back into this site, else ``fallback``."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
 
 
-def confirm_page(request: AppRequest, **context) -> HttpResponse:
-    """The no-JavaScript stand-in for htmx's confirm()."""
-    context.setdefault("next", safe_next_url(request, reverse("serviceaccounts")))
-    context.setdefault("nav_active", "serviceaccounts")
-    return render(request, "confirm.html", context)
+def confirm(
+    request: AppRequest,
+    *,
+    next_url: str,
+    cancel_url: str | None = None,
+    danger: bool = False,
+    **context: Any,
+) -> HttpResponse:
+    """Ask before the action at this URL (its GET answers this; its POST acts).
+
+    The title (also the button's label) and the question are the partials
+    ``<url name>-title`` and ``<url name>-question`` of ``templates/confirm.html``, rendered
+    with ``context``. The dialog posts with htmx while success leaves the user on the page
+    behind it, which then refreshes on the action's event; when ``next_url`` is another page
+    (the object's own page is gone, say) it posts plainly and the browser follows the redirect.
+    """
+    assert request.resolver_match is not None
+    texts = f"confirm.html#{request.resolver_match.url_name}"
+    in_dialog = htmx_partial(request)
+    here = (request.htmx.current_url_abs_path or "") if in_dialog else ""
+    context = {
+        "nav_active": "serviceaccounts",
+        **context,
+        "title_template": f"{texts}-title",
+        "question_template": f"{texts}-question",
+        "action_url": request.path,
+        "next": next_url,
+        "cancel": cancel_url or next_url,
+        "danger": danger,
+        "in_dialog": in_dialog,
+        "stays": in_dialog and urlsplit(here).path == urlsplit(next_url).path,
+    }
+    return render(request, "confirm.html#dialog" if in_dialog else "confirm.html", context)
+
+
+def action_done(request: AppRequest, *, event: str, next_url: str) -> HttpResponse:
+    """How an action answers its POST once it is done (or refused with a message).
+
+    htmx gets ``event`` (HX-Trigger) so whatever shows the changed data fetches itself again,
+    then ``closeDialog``, and the messages the action left swapped into ``#messages`` out of
+    band. Without JavaScript it is a redirect to ``next_url``, where the messages show.
+    """
+    if not htmx_partial(request):
+        return redirect(next_url)
+    response = render(request, "_messages.html", {"oob": True})
+    trigger_client_event(response, event)
+    return trigger_client_event(response, CLOSE_DIALOG, after="settle")

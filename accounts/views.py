@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.forms import SwitchOrgForm
-from accounts.redirects import safe_next_url
 from accounts.services import switch_org
+from accounts.ui import safe_next_url
 
 
 @require_GET

@@ -6,17 +6,17 @@ from django.http import JsonResponse
 from django.utils import timezone
 
 from accounts.access import AppRequest, scoped_get
-from accounts.api_base import ApiError, api_view, field, parse_json_object, role_field
+from accounts.api_base import (
+    ApiError,
+    api_view,
+    field,
+    parse_json_object,
+    role_field,
+    seconds_to_live,
+)
 from accounts.roles import Role
 from apikeys.models import ApiKey
-from apikeys.services import (
-    ApiKeysMigrated,
-    api_key_create,
-    api_key_delete,
-    hide_api_keys,
-    migrate_keys,
-)
-from tokens.api import seconds_to_live
+from apikeys.services import api_key_create, api_key_delete, hide_api_keys, migrate_keys
 
 
 @api_view(["GET", "POST"], min_role=Role.ADMIN)
@@ -31,12 +31,9 @@ def keys(request: AppRequest) -> JsonResponse:
     name = field(data, "name", str, required=True)
     role = role_field(data)
     ttl = seconds_to_live(data)
-    try:
-        key, secret = api_key_create(
-            identity=request.identity, name=name, role=role, seconds_to_live=ttl
-        )
-    except ApiKeysMigrated as exc:
-        raise ApiError(410, exc.message) from None
+    key, secret = api_key_create(
+        identity=request.identity, name=name, role=role, seconds_to_live=ttl
+    )
     return JsonResponse({"id": key.pk, "name": key.name, "key": secret})
 
 

@@ -10,18 +10,18 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.access import Identity, check_role_ceiling
+from accounts.errors import Conflict, Refusal, message_of
 from accounts.models import Organization, ServiceAccount
 from accounts.names import fits, login_slug, name_key
 from accounts.roles import Role
-from accounts.services import Conflict, clean_name
+from accounts.services import MAX_SECONDS_TO_LIVE, clean_name, save_unique
 from apikeys import format as key_format
 from apikeys.models import ApiKey
 from tokens.models import ServiceAccountToken
-from tokens.services import MAX_SECONDS_TO_LIVE
 
 logger = logging.getLogger("keyhouse.apikeys")
 
@@ -30,10 +30,11 @@ _DURATION_RE = re.compile(r"(\d{1,9})([smhdwM])")
 AUTOGEN_PREFIX = "sa-autogen"
 
 
-class ApiKeysMigrated(Exception):
+class ApiKeysMigrated(Refusal):
     """The org moved to service accounts: no new API keys."""
 
-    message = (
+    status = 410
+    default_message = (
         "API keys were migrated to service accounts in this organization; "
         "create a service account token instead."
     )
@@ -83,8 +84,6 @@ def api_key_create(
     check_role_ceiling(identity, role)
     name = clean_name(name, what="Key name", max_length=ApiKey.NAME_MAX_LENGTH)
     check_seconds_to_live(seconds_to_live)
-    if ApiKey.objects.filter(org=org, name_key=name_key(name)).exists():
-        raise Conflict(f"An API key named '{name}' already exists.")
     now = timezone.now()
     secret = key_format.generate(name, org.pk)
     key = ApiKey(
@@ -95,11 +94,7 @@ def api_key_create(
         created_at=now,
         expires_at=now + timedelta(seconds=seconds_to_live) if seconds_to_live else None,
     )
-    try:
-        with transaction.atomic():
-            key.save()
-    except IntegrityError:
-        raise Conflict(f"An API key named '{name}' already exists.") from None
+    save_unique(key, conflict=f"An API key named '{name}' already exists.")
     return key, secret
 
 
@@ -248,8 +243,8 @@ def migrate_keys(
 def _failure_reason(exc: Exception) -> str:
     """What the summary may say: our own refusals verbatim, anything else (which could carry
     database internals) only as a pointer to the server log."""
-    if isinstance(exc, Conflict | ValidationError):
-        return " ".join(getattr(exc, "messages", [str(exc)]))
+    if isinstance(exc, Refusal | ValidationError):
+        return message_of(exc)
     return "unexpected error; the server log has the details"
 
 

@@ -1,6 +1,6 @@
 """Configuration → API keys: the legacy keys, their one-time reveal, and the wizard that
 migrates them to service accounts. Each step is a full page without JS and a fragment or
-dialog with htmx."""
+dialog with htmx; actions follow the pattern of ``accounts.ui``."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
-from accounts.access import AppRequest, RoleCeilingExceeded, assignable_roles, org_view, scoped_get
+from accounts.access import AppRequest, assignable_roles, org_view, scoped_get
+from accounts.errors import Conflict, RoleCeilingExceeded, message_of
 from accounts.roles import Role
-from accounts.services import Conflict
-from accounts.ui import confirm_page, htmx_partial, redirect_after_post
+from accounts.ui import action_done, confirm, htmx_partial
 from apikeys.forms import ApiKeyForm
 from apikeys.models import ApiKey
 from apikeys.services import (
@@ -96,15 +97,13 @@ def api_key_new(request: AppRequest) -> HttpResponse:
         except ValidationError as exc:
             form.add_error("ttl", exc)
         except (Conflict, ApiKeysMigrated) as exc:
-            form.add_error("name", getattr(exc, "message", None) or str(exc))
+            form.add_error("name", exc.message)
         except RoleCeilingExceeded as exc:
-            form.add_error("role", str(exc))
+            form.add_error("role", exc.message)
     context = _page_context(request, form=form, new_key=key, secret=secret)
     if htmx_partial(request):
         response = render(request, f"{PAGE_TEMPLATE}#new_key", context)
-        if secret:
-            response["HX-Trigger"] = KEYS_CHANGED
-        return response
+        return trigger_client_event(response, KEYS_CHANGED) if secret else response
     return render(request, PAGE_TEMPLATE, context)
 
 
@@ -113,20 +112,12 @@ def api_key_new(request: AppRequest) -> HttpResponse:
 def api_key_delete_view(request: AppRequest, key_id: str) -> HttpResponse:
     key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
     if request.method == "GET":
-        return confirm_page(
-            request,
-            nav_active="apikeys",
-            title="Delete API key",
-            question=f"Are you sure you want to delete the API key '{key.name}'? "
-            "Anything still using it will stop working.",
-            action=reverse("apikey-delete", args=[key.pk]),
-            button="Delete",
-            danger=True,
-            next=reverse("apikeys"),
+        return confirm(
+            request, next_url=reverse("apikeys"), danger=True, nav_active="apikeys", key=key
         )
     api_key_delete(key=key)
     messages.success(request, f"API key '{key.name}' deleted.")
-    return redirect_after_post(request, reverse("apikeys"))
+    return action_done(request, event=KEYS_CHANGED, next_url=reverse("apikeys"))
 
 
 @org_view()
@@ -134,23 +125,14 @@ def api_key_delete_view(request: AppRequest, key_id: str) -> HttpResponse:
 def api_key_migrate_one(request: AppRequest, key_id: str) -> HttpResponse:
     key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
     if request.method == "GET":
-        return confirm_page(
-            request,
-            nav_active="apikeys",
-            title="Migrate to service account",
-            question=f"Migrate the API key '{key.name}' to a service account? The key keeps "
-            "working, now as the service account's token.",
-            action=reverse("apikey-migrate", args=[key.pk]),
-            button="Migrate to service account",
-            next=reverse("apikeys"),
-        )
+        return confirm(request, next_url=reverse("apikeys"), nav_active="apikeys", key=key)
     result = migrate_keys(request.identity.org, key_ids=[key.pk], mark_org=False)
     if result.migrated:
         account = result.accounts[0]
         messages.success(request, f"API key '{key.name}' is now service account '{account}'.")
     else:
         messages.error(request, " ".join(result.failed_details) or "Nothing was migrated.")
-    return redirect_after_post(request, reverse("apikeys"))
+    return action_done(request, event=KEYS_CHANGED, next_url=reverse("apikeys"))
 
 
 @org_view()
@@ -167,31 +149,28 @@ def migrate_all(request: AppRequest) -> HttpResponse:
     if htmx_partial(request):
         partial = "dialog" if request.method == "GET" else "dialog_body"
         response = render(request, f"{MIGRATE_TEMPLATE}#{partial}", context)
-        if request.method == "POST":
-            response["HX-Trigger"] = KEYS_MIGRATED
-        return response
+        return (
+            trigger_client_event(response, KEYS_MIGRATED) if request.method == "POST" else response
+        )
     return render(request, MIGRATE_TEMPLATE, context)
 
 
 @org_view()
 @require_http_methods(["GET", "POST"])
 def hide_view(request: AppRequest) -> HttpResponse:
+    """Hiding leads away from the page it hides, so its dialog posts without htmx."""
     if request.method == "GET":
-        return confirm_page(
+        return confirm(
             request,
-            nav_active="apikeys",
-            title="Hide API keys page forever",
-            question="Hide the API keys page for everyone in this organization? "
-            "Its menu entry disappears and its address leads to service accounts.",
-            action=reverse("apikeys-hide"),
-            button="Hide API keys page forever",
+            next_url=reverse("serviceaccounts"),
+            cancel_url=reverse("apikeys"),
             danger=True,
-            next=reverse("apikeys"),
+            nav_active="apikeys",
         )
     try:
         hide_api_keys(request.identity.org)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return redirect_after_post(request, reverse("apikeys"))
+        messages.error(request, message_of(exc))
+        return action_done(request, event=KEYS_MIGRATED, next_url=reverse("apikeys"))
     messages.success(request, "The API keys page is hidden. Use service accounts from now on.")
-    return redirect_after_post(request, reverse("serviceaccounts"))
+    return action_done(request, event=KEYS_MIGRATED, next_url=reverse("serviceaccounts"))

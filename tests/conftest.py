@@ -1,31 +1,20 @@
-"""Personas shared by every test: two orgs and one user per role."""
-
-import base64
+"""Personas shared by every test: two orgs and one user per role. Helper functions that are
+not fixtures live in tests/helpers.py."""
 
 import pytest
 from django.test import Client
 
 from accounts.access import Identity
-from accounts.models import Membership, Organization, ServiceAccount, User
+from accounts.models import Organization, ServiceAccount, User
 from accounts.roles import Role
 from accounts.services import service_account_create
 from apikeys.services import api_key_create
-
-PASSWORD = "correct-horse-battery-staple"
+from tests.helpers import make_user, signed_in
 
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def make_user(username: str, org: Organization | None, role: Role | None, **extra) -> User:
-    user = User(username=username, email=f"{username}@example.com", current_org=org, **extra)
-    user.set_password(PASSWORD)
-    user.save()
-    if org is not None and role is not None:
-        Membership.objects.create(org=org, user=user, role=role)
-    return user
 
 
 @pytest.fixture
@@ -98,17 +87,6 @@ def make_key(org_admin):
     return make
 
 
-def signed_in(user: User, **kwargs) -> Client:
-    client = Client(**kwargs)
-    client.force_login(user)
-    return client
-
-
 @pytest.fixture
 def admin_client(admin) -> Client:
     return signed_in(admin)
-
-
-def basic_auth(username: str, password: str = PASSWORD) -> dict[str, str]:
-    raw = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"HTTP_AUTHORIZATION": f"Basic {raw}"}

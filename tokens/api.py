@@ -8,19 +8,9 @@ from django.http import JsonResponse
 from django.utils import timezone
 
 from accounts.access import AppRequest, get_or_404, get_service_account
-from accounts.api_base import ApiError, api_view, field, parse_json_object
+from accounts.api_base import api_view, field, parse_json_object, seconds_to_live
 from accounts.roles import Role
-from tokens.services import MAX_SECONDS_TO_LIVE, token_create, token_delete
-
-
-def seconds_to_live(data: dict) -> int:
-    """``secondsToLive``: omitted or 0 means never; negative, fractional or huge is a 400."""
-    value = field(data, "secondsToLive", int, default=0)
-    if value < 0:
-        raise ApiError(400, "secondsToLive must not be negative")
-    if value > MAX_SECONDS_TO_LIVE:
-        raise ApiError(400, f"secondsToLive must be at most {MAX_SECONDS_TO_LIVE}")
-    return value
+from tokens.services import token_create, token_delete
 
 
 @api_view(["GET", "POST"], min_role=Role.ADMIN)

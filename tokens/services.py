@@ -6,18 +6,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.http import Http404
+from django.db import transaction
 from django.utils import timezone
 
+from accounts.errors import NotFound
 from accounts.models import ServiceAccount
 from accounts.names import name_key
-from accounts.services import Conflict, clean_name
+from accounts.services import clean_name, save_unique
 from tokens import format as token_format
 from tokens.models import ServiceAccountToken
-
-# Far enough for any real credential, small enough that datetime arithmetic cannot overflow.
-MAX_SECONDS_TO_LIVE = 100 * 365 * 24 * 3600
 
 DAY_LIMIT_MESSAGE = (
     "The expiration date input exceeds the limit for service account access tokens expiration date"
@@ -77,9 +74,7 @@ def token_create(
     check_expiry(expires_at, now)
     # Lock the account so a concurrent delete can't leave the token pointing nowhere.
     if not ServiceAccount.objects.select_for_update().filter(pk=account.pk).exists():
-        raise Http404
-    if account.tokens.filter(name_key=name_key(name)).exists():
-        raise Conflict(f"A token named '{name}' already exists for this service account.")
+        raise NotFound()
     secret = token_format.generate(settings.KEYHOUSE_TOKEN_PREFIX)
     token = ServiceAccountToken(
         service_account=account,
@@ -88,11 +83,7 @@ def token_create(
         created_at=now,
         expires_at=expires_at,
     )
-    try:
-        with transaction.atomic():
-            token.save()
-    except IntegrityError:
-        raise Conflict(f"A token named '{name}' already exists for this service account.") from None
+    save_unique(token, conflict=f"A token named '{name}' already exists for this service account.")
     return token, secret
 
 

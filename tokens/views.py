@@ -2,23 +2,25 @@
 
 The dialog is a fragment when htmx asks for it and a whole page otherwise, so the same flow
 works without JavaScript. The reveal exists only in the response to the POST that created the
-token: no redirect, no session, no messages, never cached.
+token: no redirect, no session, no messages, never cached. Both answer htmx with
+``tokensChanged``, on which the tokens table and the service-account list refresh.
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
+from django_htmx.http import trigger_client_event
 
 from accounts.access import AppRequest, get_or_404, get_service_account, org_view
+from accounts.errors import Conflict
 from accounts.models import ServiceAccount
-from accounts.services import Conflict
-from accounts.ui import confirm_page, htmx_partial
+from accounts.ui import action_done, confirm, htmx_partial
 from tokens.forms import TokenForm
 from tokens.services import suggest_token_name, token_create, token_delete
 
@@ -45,12 +47,11 @@ def token_add(request: AppRequest, sa_id: str) -> HttpResponse:
         except ValidationError as exc:
             form.add_error("expires_on" if exc.code and "expiry" in exc.code else "name", exc)
         except Conflict as exc:
-            form.add_error("name", str(exc))
+            form.add_error("name", exc.message)
         else:
             partial = "#dialog_body" if htmx_partial(request) else ""
             response = _render(request, account, form, partial, token=token, secret=secret)
-            response["HX-Trigger"] = TOKENS_CHANGED
-            return response
+            return trigger_client_event(response, TOKENS_CHANGED)
     return _render(request, account, form, "#dialog_body" if htmx_partial(request) else "")
 
 
@@ -68,19 +69,6 @@ def token_delete_view(request: AppRequest, sa_id: str, token_id: str) -> HttpRes
     token = get_or_404(account.tokens.all(), token_id)
     detail_url = reverse("serviceaccount", args=[account.pk])
     if request.method == "GET":
-        return confirm_page(
-            request,
-            title="Delete service account token",
-            question=f"Are you sure you want to delete the token '{token.name}'? "
-            "Anything still using it will stop working.",
-            action=reverse("token-delete", args=[account.pk, token.pk]),
-            button="Delete token",
-            danger=True,
-            next=detail_url,
-        )
+        return confirm(request, next_url=detail_url, danger=True, token=token)
     token_delete(token=token)
-    if htmx_partial(request):
-        response = HttpResponse(status=204)
-        response["HX-Trigger"] = TOKENS_CHANGED
-        return response
-    return redirect(detail_url)
+    return action_done(request, event=TOKENS_CHANGED, next_url=detail_url)

@@ -50,6 +50,10 @@ document.addEventListener("htmx:load", (event) => {
 document.addEventListener("close", (event) => {
   if (event.target.matches("dialog[data-modal]")) event.target.remove();
 }, true);
+// A finished action answers with this event (accounts.ui.action_done): close its dialog.
+document.addEventListener("closeDialog", () => {
+  document.querySelectorAll("dialog[data-modal][open]").forEach((dialog) => dialog.close());
+});
 
 async function copyText(input) {
   if (navigator.clipboard && window.isSecureContext) {

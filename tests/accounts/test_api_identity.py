@@ -3,7 +3,7 @@ import json
 import pytest
 
 from accounts.models import MAIN_ORG_ID, Membership, Organization, User
-from tests.conftest import PASSWORD, basic_auth
+from tests.helpers import PASSWORD, basic_auth
 
 pytestmark = pytest.mark.django_db
 

@@ -1,11 +1,11 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from accounts.access import Identity, RoleCeilingExceeded
+from accounts.access import Identity
+from accounts.errors import Conflict, RoleCeilingExceeded
 from accounts.models import ServiceAccount
 from accounts.roles import Role
 from accounts.services import (
-    Conflict,
     service_account_create,
     service_account_delete,
     service_account_update,

@@ -1,17 +1,12 @@
 import pytest
-from django.test import Client
 
 from accounts.models import ServiceAccount
-from tests.conftest import signed_in
+from tests.helpers import HTMX, htmx_from, htmx_to, signed_in, triggered
 from tokens.models import ServiceAccountToken
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def htmx_to(target: str) -> dict:
-    return {**HTMX, "HTTP_HX_TARGET": target}
+LIST = "/org/serviceaccounts"
 
 
 @pytest.fixture
@@ -19,39 +14,8 @@ def account(make_account) -> ServiceAccount:
     return make_account("Grafana Backup")
 
 
-def urls_for(account_id: int) -> list[tuple[str, str]]:
-    base = f"/org/serviceaccounts/{account_id}"
-    return [
-        ("get", "/org/serviceaccounts"),
-        ("get", "/org/serviceaccounts/create"),
-        ("post", "/org/serviceaccounts/create"),
-        ("get", base),
-        ("get", f"{base}/name"),
-        ("post", f"{base}/name"),
-        ("post", f"{base}/role"),
-        ("get", f"{base}/disable"),
-        ("post", f"{base}/disable"),
-        ("post", f"{base}/enable"),
-        ("get", f"{base}/delete"),
-        ("post", f"{base}/delete"),
-    ]
-
-
 class TestAccess:
-    @pytest.mark.parametrize("persona", ["editor", "viewer", "no_role"])
-    def test_non_admins_get_403_on_every_url(self, request, persona, account):
-        client = signed_in(request.getfixturevalue(persona))
-        for method, url in urls_for(account.pk):
-            response = getattr(client, method)(url, {"name": "x", "role": "Viewer"})
-            assert response.status_code == 403, (method, url)
-        account.refresh_from_db()
-        assert (account.name, account.is_disabled) == ("Grafana Backup", False)
-
-    def test_another_orgs_admin_gets_404(self, outsider, account):
-        client = signed_in(outsider)
-        for method, url in urls_for(account.pk)[3:]:
-            assert getattr(client, method)(url, {"name": "x"}).status_code == 404, url
-        assert ServiceAccount.objects.filter(pk=account.pk, name="Grafana Backup").exists()
+    """Roles, other orgs and CSRF on every page: tests/test_access.py walks the URLconf."""
 
     def test_garbage_ids_are_404(self, admin_client):
         for sa_id in ("abc", "0", "-1", "99999999999999999999999"):
@@ -61,19 +25,6 @@ class TestAccess:
         client = signed_in(server_admin)
         client.post("/profile/switch-org", {"org": org.pk})
         assert client.get(f"/org/serviceaccounts/{account.pk}").status_code == 200
-
-    def test_posts_enforce_csrf(self, admin, account):
-        client = Client(enforce_csrf_checks=True)
-        client.force_login(admin)
-        for method, url in urls_for(account.pk):
-            if method == "post":
-                assert client.post(url, {"name": "x", "role": "Admin"}).status_code == 403, url
-        account.refresh_from_db()
-        assert (account.name, account.role, account.is_disabled) == (
-            "Grafana Backup",
-            "Viewer",
-            False,
-        )
 
 
 class TestList:
@@ -91,8 +42,14 @@ class TestList:
         assert ">1<" in html.replace(" ", "")  # token count
         assert "No tokens" in html
         assert 'class="is-dimmed"' in html
-        assert "Are you sure you want to disable 'Grafana Backup'?" in html
-        assert "and 1 accompanying token?" in html
+        # Each row's actions fetch their confirmation dialog from the action's own URL.
+        assert (
+            f'hx-get="/org/serviceaccounts/{account.pk}/disable?next=/org/serviceaccounts"' in html
+        )
+        assert (
+            f'hx-get="/org/serviceaccounts/{account.pk}/delete?next=/org/serviceaccounts"' in html
+        )
+        assert "hx-confirm" not in html
 
     def test_names_are_escaped(self, admin_client, make_account):
         make_account("<script>alert(1)</script>")
@@ -273,67 +230,109 @@ class TestDetail:
 class TestActions:
     def test_disable_confirmation_page_then_post(self, admin_client, account):
         url = f"/org/serviceaccounts/{account.pk}/disable"
-        page = admin_client.get(url).content.decode()
-        assert "Are you sure you want to disable &#x27;Grafana Backup&#x27;?" in page
-        assert (
-            admin_client.post(url, {"next": "/org/serviceaccounts"}).url == "/org/serviceaccounts"
-        )
+        page = admin_client.get(url, {"next": LIST}).content.decode()
+        assert "<html" in page
+        assert "Are you sure you want to disable 'Grafana Backup'?" in page
+        assert f'<a class="btn btn-secondary" href="{LIST}">Cancel</a>' in page
+        assert admin_client.post(url, {"next": LIST}).url == LIST
         account.refresh_from_db()
         assert account.is_disabled
         admin_client.post(f"/org/serviceaccounts/{account.pk}/enable")
         account.refresh_from_db()
         assert not account.is_disabled
 
-    def test_list_actions_rerender_the_results_with_the_same_search(
-        self, admin_client, make_account
-    ):
+    def test_confirmation_dialog_for_htmx_posts_in_place(self, admin_client, account):
+        url = f"/org/serviceaccounts/{account.pk}/disable"
+        dialog = admin_client.get(url, {"next": f"{LIST}?query=graf"}, **htmx_from(LIST))
+        html = dialog.content.decode()
+        assert html.strip().startswith('<dialog id="confirm-dialog" data-modal')
+        assert "Are you sure you want to disable 'Grafana Backup'?" in html
+        assert f'hx-post="{url}" hx-swap="none"' in html
+        assert "data-close-dialog>Cancel</button>" in html
+
+    def test_names_in_confirmations_are_escaped(self, admin_client, make_account):
+        account = make_account("<b>bold</b>")
+        html = admin_client.get(f"/org/serviceaccounts/{account.pk}/delete").content.decode()
+        assert "<b>bold</b>" not in html
+        assert "&lt;b&gt;bold&lt;/b&gt;" in html
+
+    def test_list_actions_trigger_a_refresh_that_keeps_the_search(self, admin_client, make_account):
         target = make_account("target")
         make_account("unrelated")
-        html = admin_client.post(
-            f"/org/serviceaccounts/{target.pk}/disable",
-            {"query": "targ", "filter": "all", "page": "1"},
-            **htmx_to("sa-results"),
+        response = admin_client.post(
+            f"/org/serviceaccounts/{target.pk}/disable", {"next": LIST}, **htmx_from(LIST)
+        )
+        assert triggered(response) == ["serviceAccountsChanged"]
+        assert response["HX-Trigger-After-Settle"] == '{"closeDialog": {}}'
+        # What #sa-results then fetches, with the list's search, filter and page.
+        html = admin_client.get(
+            LIST, {"query": "targ", "filter": "all", "page": "1"}, **htmx_to("sa-results")
         ).content.decode()
         assert html.strip().startswith('<div id="sa-results"')
         assert 'class="is-dimmed"' in html
         assert "unrelated" not in html
 
-    def test_detail_actions_redirect_htmx_clients(self, admin_client, account):
+    def test_detail_actions_refresh_the_header(self, admin_client, account):
         url = f"/org/serviceaccounts/{account.pk}"
-        response = admin_client.post(f"{url}/disable", {"next": url}, **HTMX)
-        assert response["HX-Redirect"] == url
+        response = admin_client.post(f"{url}/disable", {"next": url}, **htmx_from(url))
+        assert triggered(response) == ["serviceAccountsChanged"]
+        header = admin_client.get(url, **htmx_to("sa-header")).content.decode()
+        assert header.strip().startswith('<header id="sa-header"')
+        assert "Enable service account" in header
+        assert 'hx-trigger="serviceAccountsChanged from:body"' in header
+
+    def test_deleting_from_its_own_page_posts_plainly_and_lands_on_the_list(
+        self, admin_client, account
+    ):
+        url = f"/org/serviceaccounts/{account.pk}"
+        dialog = admin_client.get(f"{url}/delete", {"next": url}, **htmx_from(url))
+        html = dialog.content.decode()
+        assert f'<input type="hidden" name="next" value="{LIST}">' in html
+        assert "hx-post" not in html  # the page behind it is going away: a plain form post
+        response = admin_client.post(f"{url}/delete", {"next": LIST})
+        assert response.url == LIST
+        assert not ServiceAccount.objects.exists()
+        assert (
+            b"Service account &#x27;Grafana Backup&#x27; deleted." in admin_client.get(LIST).content
+        )
 
     def test_delete_asks_first_then_deletes_with_tokens(self, admin_client, account):
         ServiceAccountToken.objects.create(service_account=account, name="a", digest="1" * 64)
         ServiceAccountToken.objects.create(service_account=account, name="b", digest="2" * 64)
         url = f"/org/serviceaccounts/{account.pk}/delete"
-        page = admin_client.get(url).content.decode()
-        assert "delete &#x27;Grafana Backup&#x27; and 2 accompanying tokens?" in page
+        page = admin_client.get(url, {"next": f"/org/serviceaccounts/{account.pk}"})
+        html = page.content.decode()
+        assert "delete 'Grafana Backup' and 2 accompanying tokens?" in html
+        # Cancel goes back where the user came from; success cannot (the page is gone).
+        assert f'href="/org/serviceaccounts/{account.pk}">Cancel</a>' in html
         assert ServiceAccount.objects.filter(pk=account.pk).exists()
         response = admin_client.post(url, {"next": f"/org/serviceaccounts/{account.pk}"})
-        assert response.url == "/org/serviceaccounts"
+        assert response.url == LIST
         assert not ServiceAccount.objects.exists()
         assert not ServiceAccountToken.objects.exists()
 
     def test_offsite_next_is_ignored(self, admin_client, account):
         url = f"/org/serviceaccounts/{account.pk}/disable"
-        assert admin_client.post(url, {"next": "//evil.example/"}).url == "/org/serviceaccounts"
+        assert admin_client.post(url, {"next": "//evil.example/"}).url == LIST
 
 
 class TestHtmxFragments:
-    def test_delete_from_the_list_returns_the_results_without_the_row(
+    def test_delete_from_the_list_reports_in_place_and_refreshes_the_results(
         self, admin_client, make_account
     ):
         doomed = make_account("doomed")
         make_account("kept")
-        html = admin_client.post(
-            f"/org/serviceaccounts/{doomed.pk}/delete",
-            {"query": "", "filter": "all", "page": "1"},
-            **htmx_to("sa-results"),
-        ).content.decode()
-        assert html.strip().startswith('<div id="sa-results"')
-        assert "doomed" not in html
-        assert "kept" in html
+        response = admin_client.post(
+            f"/org/serviceaccounts/{doomed.pk}/delete", {"next": LIST}, **htmx_from(LIST)
+        )
+        html = response.content.decode()
+        assert html.strip().startswith('<div id="messages"')
+        assert 'hx-swap-oob="innerHTML"' in html
+        assert "Service account &#x27;doomed&#x27; deleted." in html
+        assert triggered(response) == ["serviceAccountsChanged"]
+        results = admin_client.get(LIST, **htmx_to("sa-results")).content.decode()
+        assert "doomed" not in results
+        assert "kept" in results
         assert not ServiceAccount.objects.filter(pk=doomed.pk).exists()
 
     def test_filter_and_second_page_as_fragments(self, admin_client, make_account):

@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import Membership
-from tests.conftest import PASSWORD, signed_in
+from tests.helpers import PASSWORD, make_user, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -172,8 +172,6 @@ def test_viewer_gets_a_friendly_403(viewer):
 
 
 def test_user_without_any_org_gets_403(db):
-    from tests.conftest import make_user
-
     lonely = make_user("lonely", None, None)
     assert signed_in(lonely).get("/org/serviceaccounts").status_code == 403
 

@@ -16,7 +16,7 @@ from grafana_client.client import (
 
 from accounts.models import ServiceAccount
 from accounts.roles import Role
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,11 +6,11 @@ import json
 import pytest
 from django.core.exceptions import ValidationError
 
+from accounts.errors import NotFound
 from accounts.models import ServiceAccount
 from accounts.services import service_account_update
 from apikeys.services import hide_api_keys
-from tests.api.helpers import call
-from tests.conftest import basic_auth
+from tests.helpers import basic_auth, call, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -94,19 +94,15 @@ def test_ids_have_exactly_one_spelling(client, admin, make_account, sa_id):
 
 
 def test_an_edit_racing_a_delete_does_not_resurrect_the_account(org_admin, make_account):
-    from django.http import Http404
-
     account = make_account("robot")
     stale = ServiceAccount.objects.get(pk=account.pk)
     account.delete()
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         service_account_update(identity=org_admin, account=stale, is_disabled=True)
     assert not ServiceAccount.objects.exists()
 
 
 def test_basic_login_with_an_at_sign_in_the_username(client, db):
-    from tests.conftest import make_user
-
     make_user("ops@team", None, None, is_superuser=True)
     assert client.get("/api/orgs", **basic_auth("ops@team")).status_code == 200
 

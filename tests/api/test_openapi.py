@@ -21,8 +21,7 @@ import config.urls
 from accounts import api as accounts_api
 from accounts.models import Organization
 from accounts.roles import Role
-from tests.api.helpers import call
-from tests.conftest import PASSWORD, basic_auth, make_user
+from tests.helpers import PASSWORD, basic_auth, call, make_user
 
 OPENAPI = json.loads((Path(settings.BASE_DIR) / "config" / "openapi.json").read_text())
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

@@ -4,7 +4,7 @@ from accounts.access import Identity
 from accounts.models import ServiceAccount
 from accounts.roles import Role
 from accounts.services import service_account_create
-from tests.api.helpers import call
+from tests.helpers import call
 from tokens.models import ServiceAccountToken
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,7 @@ from accounts.access import Identity
 from accounts.roles import Role
 from apikeys import format as key_format
 from apikeys.models import ApiKey
-from tests.api.helpers import call
-from tests.apikeys.conftest import bearer
+from tests.helpers import bearer, call
 
 pytestmark = pytest.mark.django_db
 

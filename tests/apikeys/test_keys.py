@@ -6,14 +6,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from accounts.access import RoleCeilingExceeded
+from accounts.errors import Conflict, RoleCeilingExceeded
 from accounts.roles import Role
-from accounts.services import Conflict
 from apikeys import format as key_format
 from apikeys.models import ApiKey
 from apikeys.services import ApiKeysMigrated, parse_ttl
-from tests.apikeys.conftest import bearer
-from tests.tokens.test_bearer_auth import basic_api_key
+from tests.helpers import basic_api_key, bearer
 
 pytestmark = pytest.mark.django_db
 

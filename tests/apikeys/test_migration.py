@@ -13,8 +13,7 @@ from accounts.services import service_account_create
 from apikeys import services
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, migrate_keys, plan_migration
-from tests.apikeys.conftest import bearer
-from tests.conftest import basic_auth
+from tests.helpers import basic_auth, bearer
 from tokens.models import ServiceAccountToken
 
 pytestmark = pytest.mark.django_db

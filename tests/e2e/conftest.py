@@ -10,8 +10,6 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
-from tests.conftest import PASSWORD
-
 CHROMIUM = os.environ.get("KEYHOUSE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -84,11 +82,3 @@ def page(browser: Browser, live_server, page_problems, context_options) -> Itera
     yield page
     context.close()
     assert list(page_problems) == [], "the browser reported errors or CSP violations"
-
-
-def log_in(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Email or username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/org/serviceaccounts")

@@ -1,9 +1,7 @@
 """Configuration → API keys in a real browser, as an Admin: creating keys (one-time reveal,
-copy to clipboard), the "Migrate to service accounts now" wizard in a modal dialog, hiding
-the page for good, and the same wizard as plain pages with JavaScript disabled."""
-
-import json
-import urllib.request
+copy to clipboard), deleting and migrating single keys, the "Migrate to service accounts now"
+wizard in a modal dialog, hiding the page for good, and the same as plain pages with
+JavaScript disabled."""
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -13,20 +11,12 @@ from accounts.models import ServiceAccount
 from accounts.roles import Role
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create
-from tests.e2e.conftest import log_in
+from tests.helpers import call_api, log_in
 
 WARNING = "You will only be able to view this key here once!"
 MIGRATED = "API keys were migrated to service accounts"
 HIDDEN = "The API keys page is hidden. Use service accounts from now on."
 CLIPBOARD = {"permissions": ["clipboard-read", "clipboard-write"]}
-
-
-def call_api(live_server, secret: str) -> tuple[int, dict]:
-    """GET /api/org on the loopback live server with the key as a bearer token."""
-    url = f"{live_server.url}/api/org"
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {secret}"})  # noqa: S310
-    with urllib.request.urlopen(request) as response:  # noqa: S310
-        return response.status, json.load(response)
 
 
 def open_api_keys_from_the_sidebar(page: Page) -> None:
@@ -116,7 +106,7 @@ def test_admin_creates_keys_migrates_them_and_hides_the_page(page: Page, live_se
     expect(page.get_by_role("link", name="sa-autogen-Metrics reader")).to_be_visible()
 
     # The copied key still works, now as the token of its service account.
-    status, body = call_api(live_server, secret)
+    status, body = call_api(live_server.url, secret)
     assert status == 200
     assert body["id"] == admin.current_org.pk
     assert body["name"] == "Acme"
@@ -127,11 +117,13 @@ def test_admin_creates_keys_migrates_them_and_hides_the_page(page: Page, live_se
         page.locator("#tokens tbody tr").get_by_role("cell", name="Deploy bot", exact=True)
     ).to_be_visible()
 
-    # 3. Hide the page for good (confirm() accepted): back to service accounts.
+    # 3. Hide the page for good, confirmed in a dialog: back to service accounts.
     page.go_back()
     page.wait_for_url("**/org/apikeys")
-    page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("link", name="Hide API keys page forever").click()
+    dialog = page.get_by_role("dialog", name="Hide API keys page forever")
+    expect(dialog.get_by_text("Hide the API keys page for everyone")).to_be_visible()
+    dialog.get_by_role("button", name="Hide API keys page forever").click()
     page.wait_for_url("**/org/serviceaccounts")
     expect(page.get_by_role("heading", name="Service accounts", level=1)).to_be_visible()
     expect(page.get_by_text(HIDDEN)).to_be_visible()
@@ -140,6 +132,65 @@ def test_admin_creates_keys_migrates_them_and_hides_the_page(page: Page, live_se
     expect(sidebar.get_by_role("link", name="API keys")).to_have_count(0)
     page.goto("/org/apikeys")
     page.wait_for_url("**/org/serviceaccounts")
+
+
+def make_keys(org, admin) -> None:
+    identity = Identity(kind="user", org=org, role=Role.ADMIN, user=admin)
+    for name, role in [("Deploy bot", Role.EDITOR), ("Metrics reader", Role.VIEWER)]:
+        api_key_create(identity=identity, name=name, role=role, seconds_to_live=86400)
+
+
+def test_deleting_and_migrating_one_key_through_dialogs(page: Page, org, admin):
+    make_keys(org, admin)
+    log_in(page, "alice")
+    open_api_keys_from_the_sidebar(page)
+    expect(key_rows(page)).to_have_count(2)
+
+    page.get_by_role("link", name="Delete Deploy bot").click()
+    dialog = page.get_by_role("dialog", name="Delete API key")
+    expect(dialog.get_by_text("delete the API key 'Deploy bot'?")).to_be_visible()
+    dialog.get_by_role("button", name="Delete API key").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_role("status").get_by_text("API key 'Deploy bot' deleted.")).to_be_visible()
+    expect(key_rows(page)).to_have_count(1)
+
+    page.get_by_role("link", name="Migrate to service account", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Migrate to service account")
+    expect(dialog.get_by_text("Migrate the API key 'Metrics reader'")).to_be_visible()
+    dialog.get_by_role("button", name="Migrate to service account").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_text("is now service account 'sa-autogen-Metrics reader'")).to_be_visible()
+    expect(page.get_by_text("No API keys (expired keys are hidden).")).to_be_visible()
+    assert ServiceAccount.objects.filter(name="sa-autogen-Metrics reader").exists()
+    assert not ApiKey.objects.filter(org=org, migrated_at__isnull=True).exists()
+
+
+@pytest.mark.parametrize("context_options", [{"java_script_enabled": False}], ids=["no-js"])
+def test_deleting_and_migrating_one_key_without_javascript(page: Page, org, admin):
+    make_keys(org, admin)
+    log_in(page, "alice")
+    open_api_keys_from_the_sidebar(page)
+
+    page.get_by_role("link", name="Delete Deploy bot").click()
+    page.wait_for_url("**/org/apikeys/*/delete")
+    expect(page).to_have_title("Delete API key · Keyhouse")
+    expect(page.get_by_text("delete the API key 'Deploy bot'?")).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_url("**/org/apikeys")
+    expect(key_rows(page)).to_have_count(2)
+    page.get_by_role("link", name="Delete Deploy bot").click()
+    page.get_by_role("button", name="Delete API key").click()
+    page.wait_for_url("**/org/apikeys")
+    expect(page.get_by_text("API key 'Deploy bot' deleted.")).to_be_visible()
+    expect(key_rows(page)).to_have_count(1)
+
+    page.get_by_role("link", name="Migrate to service account", exact=True).click()
+    page.wait_for_url("**/org/apikeys/*/migrate")
+    expect(page.get_by_role("heading", name="Migrate to service account")).to_be_visible()
+    page.get_by_role("button", name="Migrate to service account").click()
+    page.wait_for_url("**/org/apikeys")
+    expect(page.get_by_text("is now service account 'sa-autogen-Metrics reader'")).to_be_visible()
+    assert not ApiKey.objects.filter(org=org, migrated_at__isnull=True).exists()
 
 
 def test_the_one_time_reveal_survives_the_table_refresh(page: Page, admin):
@@ -154,9 +205,7 @@ def test_the_one_time_reveal_survives_the_table_refresh(page: Page, admin):
 
 @pytest.mark.parametrize("context_options", [{"java_script_enabled": False}], ids=["no-js"])
 def test_the_wizard_works_without_javascript(page: Page, org, admin):
-    identity = Identity(kind="user", org=org, role=Role.ADMIN, user=admin)
-    for name, role in [("Deploy bot", Role.EDITOR), ("Metrics reader", Role.VIEWER)]:
-        api_key_create(identity=identity, name=name, role=role, seconds_to_live=86400)
+    make_keys(org, admin)
     log_in(page, "alice")
     open_api_keys_from_the_sidebar(page)
     expect(key_rows(page)).to_have_count(2)
@@ -185,10 +234,13 @@ def test_the_wizard_works_without_javascript(page: Page, org, admin):
     expect(page.get_by_role("link", name="sa-autogen-Deploy bot")).to_be_visible()
     expect(page.get_by_role("link", name="sa-autogen-Metrics reader")).to_be_visible()
 
-    # Hiding goes through a confirmation page.
+    # Hiding goes through a confirmation page; its Cancel leads back.
     page.get_by_role("link", name="Hide API keys page forever").click()
     page.wait_for_url("**/org/apikeys/hide")
     expect(page.get_by_role("heading", name="Hide API keys page forever")).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_url("**/org/apikeys")
+    page.get_by_role("link", name="Hide API keys page forever").click()
     page.get_by_role("button", name="Hide API keys page forever").click()
     page.wait_for_url("**/org/serviceaccounts")
     expect(page.get_by_text(HIDDEN)).to_be_visible()

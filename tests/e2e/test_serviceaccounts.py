@@ -1,17 +1,17 @@
 """Configuration → Service accounts in a real browser, as an Admin: once with htmx (live
-search, inline role picker and rename, confirm() dialogs) and once with JavaScript disabled
+search, inline role picker and rename, confirmation dialogs) and once with JavaScript disabled
 (plain forms and confirmation pages)."""
 
 import re
 
 import pytest
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from accounts.access import Identity
 from accounts.models import ServiceAccount
 from accounts.roles import Role
 from accounts.services import service_account_create
-from tests.e2e.conftest import log_in
+from tests.helpers import log_in
 
 DETAIL_BLURB = "Manage settings for an individual service account."
 
@@ -23,16 +23,13 @@ def other_account(admin, org) -> ServiceAccount:
     return service_account_create(identity=identity, name="Grafana backup", role=Role.VIEWER)
 
 
-def accept_next_dialog(page: Page) -> list[str]:
-    """Accept the next window.confirm() (htmx's hx-confirm) and record its message."""
-    messages: list[str] = []
-
-    def accept(dialog: Dialog) -> None:
-        messages.append(dialog.message)
-        dialog.accept()
-
-    page.once("dialog", accept)
-    return messages
+def confirmation(page: Page, title: str, question: str) -> Locator:
+    """The modal confirmation dialog that a destructive button opens, checked for its texts."""
+    dialog = page.get_by_role("dialog", name=title)
+    expect(dialog).to_be_visible()
+    assert dialog.evaluate("dialog => dialog.open && dialog.matches(':modal')")
+    expect(dialog.get_by_text(question)).to_be_visible()
+    return dialog
 
 
 def create_through_the_form(page: Page, name: str, role: str) -> ServiceAccount:
@@ -92,13 +89,23 @@ def test_admin_manages_a_service_account_with_htmx(page: Page, admin, other_acco
     expect(rows).to_have_count(1)
     expect(page.get_by_label("Role of CI deployer")).to_have_value("Viewer")
 
-    # 4. Disable from the list (confirm() accepted), then enable again; the search stays.
-    messages = accept_next_dialog(page)
+    # 4. Disable from the list: Cancel in the dialog changes nothing; confirming does, and the
+    # search stays. Then enable again.
     row.get_by_role("link", name="Disable", exact=True).click()
+    question = "Are you sure you want to disable 'CI deployer'?"
+    dialog = confirmation(page, "Disable service account", question)
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    account.refresh_from_db()
+    assert not account.is_disabled
+    row.get_by_role("link", name="Disable", exact=True).click()
+    dialog = confirmation(page, "Disable service account", question)
+    dialog.get_by_role("button", name="Disable service account").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
     expect(row).to_have_class(re.compile(r"\bis-dimmed\b"))
     expect(row.get_by_text("Disabled", exact=True)).to_be_visible()
-    assert messages == ["Are you sure you want to disable 'CI deployer'?"]
     expect(rows).to_have_count(1)
+    expect(page.get_by_label("Search service account by name")).to_have_value("deploy")
     account.refresh_from_db()
     assert account.is_disabled
     row.get_by_role("button", name="Enable").click()
@@ -132,16 +139,55 @@ def test_admin_manages_a_service_account_with_htmx(page: Page, admin, other_acco
     account.refresh_from_db()
     assert account.name == "Release deployer"
 
-    # 6. Delete from its page (confirm() accepted): back on the list, it is gone.
-    messages = accept_next_dialog(page)
-    page.get_by_role("link", name="Delete service account", exact=True).click()
+    # 6. Disable on its page too: the header changes in place. Escape closes a dialog.
+    header = page.locator("#sa-header")
+    header.get_by_role("link", name="Disable service account").click()
+    confirmation(page, "Disable service account", "disable 'Release deployer'?")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    header.get_by_role("link", name="Disable service account").click()
+    dialog = confirmation(page, "Disable service account", "disable 'Release deployer'?")
+    dialog.get_by_role("button", name="Disable service account").click()
+    expect(header.get_by_text("Disabled", exact=True)).to_be_visible()
+    expect(header.get_by_role("button", name="Enable service account")).to_be_visible()
+    assert page.url.endswith(f"/org/serviceaccounts/{account.pk}")
+    header.get_by_role("button", name="Enable service account").click()
+    expect(header.get_by_role("link", name="Disable service account")).to_be_visible()
+    expect(header.get_by_text("Disabled", exact=True)).to_have_count(0)
+    account.refresh_from_db()
+    assert not account.is_disabled
+
+    # 7. Delete from its page: confirmed in the dialog, back on the list, it is gone.
+    header.get_by_role("link", name="Delete service account", exact=True).click()
+    question = "Are you sure you want to delete 'Release deployer' and 0 accompanying tokens?"
+    dialog = confirmation(page, "Delete service account", question)
+    dialog.get_by_role("button", name="Delete service account").click()
     page.wait_for_url("**/org/serviceaccounts")
+    expect(page.get_by_text("Service account 'Release deployer' deleted.")).to_be_visible()
     expect(page.get_by_role("link", name="Grafana backup", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="Release deployer", exact=True)).to_have_count(0)
-    assert messages == [
-        "Are you sure you want to delete 'Release deployer' and 0 accompanying tokens?"
-    ]
     assert not ServiceAccount.objects.filter(pk=account.pk).exists()
+
+
+def test_deleting_from_the_list_keeps_the_search_and_reports_it(page: Page, admin, other_account):
+    identity = Identity(kind="user", org=other_account.org, role=Role.ADMIN, user=admin)
+    doomed = service_account_create(identity=identity, name="Grafana doomed")
+    service_account_create(identity=identity, name="Unrelated")
+    log_in(page, "alice")
+    page.get_by_label("Search service account by name").fill("grafana")
+    rows = page.locator("#sa-results tbody tr")
+    expect(rows).to_have_count(2)
+    account_row(page, "Grafana doomed").get_by_role("link", name="Delete Grafana doomed").click()
+    question = "Are you sure you want to delete 'Grafana doomed' and 0 accompanying tokens?"
+    dialog = confirmation(page, "Delete service account", question)
+    dialog.get_by_role("button", name="Delete service account").click()
+    expect(
+        page.get_by_role("status").get_by_text("Service account 'Grafana doomed' deleted.")
+    ).to_be_visible()
+    expect(rows).to_have_count(1)
+    expect(account_row(page, "Grafana backup")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"query=grafana"))
+    assert not ServiceAccount.objects.filter(pk=doomed.pk).exists()
 
 
 @pytest.mark.parametrize("context_options", [{"java_script_enabled": False}], ids=["no-js"])
@@ -179,16 +225,21 @@ def test_the_core_flow_works_without_javascript(page: Page, admin, other_account
     account.refresh_from_db()
     assert account.is_disabled
 
-    # Delete from its page through the confirmation page.
+    # Delete from its page through the confirmation page; Cancel leads back to the page.
     row.get_by_role("link", name="CI deployer", exact=True).click()
     page.wait_for_url(f"**/org/serviceaccounts/{account.pk}")
     page.get_by_role("link", name="Delete service account", exact=True).click()
     expect(page.get_by_role("heading", name="Delete service account", exact=True)).to_be_visible()
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_url(f"**/org/serviceaccounts/{account.pk}")
+    page.get_by_role("link", name="Delete service account", exact=True).click()
+    expect(page).to_have_title("Delete service account · Keyhouse")
     expect(
         page.get_by_text("Are you sure you want to delete 'CI deployer' and 0 accompanying tokens?")
     ).to_be_visible()
     page.get_by_role("button", name="Delete service account", exact=True).click()
     page.wait_for_url("**/org/serviceaccounts")
+    expect(page.get_by_text("Service account 'CI deployer' deleted.")).to_be_visible()
     expect(page.get_by_role("link", name="Grafana backup", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="CI deployer", exact=True)).to_have_count(0)
     assert not ServiceAccount.objects.filter(pk=account.pk).exists()

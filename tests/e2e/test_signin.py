@@ -1,6 +1,6 @@
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import log_in
+from tests.helpers import log_in
 
 
 def test_admin_logs_in_sees_configuration_and_logs_out(page: Page, admin):

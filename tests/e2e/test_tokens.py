@@ -2,11 +2,8 @@
 dialog (htmx-loaded modal, copy to clipboard, one-time reveal), the same flow as plain pages
 with JavaScript disabled, and adding a first token from a row of the list."""
 
-import http.client
-import json
 import re
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -15,7 +12,7 @@ from accounts.access import Identity
 from accounts.models import ServiceAccount
 from accounts.roles import Role
 from accounts.services import service_account_create
-from tests.e2e.conftest import log_in
+from tests.helpers import call_api, log_in
 from tokens.format import digest
 from tokens.models import ServiceAccountToken
 from tokens.services import token_create
@@ -79,17 +76,6 @@ def generate(scope: Locator | Page, name: str, expires_on: str | None = None) ->
     return secret
 
 
-def call_api(live_server, secret: str) -> tuple[int, dict]:
-    """GET /api/org from outside the browser (no session cookie), with only the token."""
-    connection = http.client.HTTPConnection(urlsplit(live_server.url).netloc, timeout=10)
-    try:
-        connection.request("GET", "/api/org", headers={"Authorization": f"Bearer {secret}"})
-        response = connection.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        connection.close()
-
-
 def token_row(page: Page, name: str) -> Locator:
     return page.locator("#tokens tbody tr").filter(has=page.get_by_role("cell", name=name))
 
@@ -130,7 +116,7 @@ def test_admin_adds_a_token_copies_it_and_uses_it(page: Page, live_server, org, 
     assert secret not in page.content()
 
     # The copied token works against the API, and the page then shows when it was used.
-    status, body = call_api(live_server, page.evaluate("navigator.clipboard.readText()"))
+    status, body = call_api(live_server.url, page.evaluate("navigator.clipboard.readText()"))
     assert status == 200
     assert body["id"] == org.pk
     assert body["name"] == org.name
@@ -227,7 +213,7 @@ def test_adding_a_token_works_without_javascript(page: Page, live_server, accoun
     # The buttons that need JavaScript stay hidden; a plain link closes.
     expect(page.get_by_role("button", name="Copy to clipboard", exact=True)).to_be_hidden()
 
-    status, _ = call_api(live_server, secret)
+    status, _ = call_api(live_server.url, secret)
     assert status == 200
 
     page.get_by_role("link", name="Close", exact=True).click()
@@ -263,3 +249,34 @@ def test_add_token_from_the_list_updates_the_row(page: Page, account, make_accou
     expect(tokens_cell("CI deployer")).to_have_text("1")
     expect(row("CI deployer").get_by_role("link", name="Add token")).to_have_count(0)
     assert account.tokens.count() == 1
+
+
+def test_deleting_a_token_asks_in_a_dialog(page: Page, account):
+    token_create(account=account, name="Old", expires_at=None)
+    token_create(account=account, name="Kept", expires_at=None)
+    open_account(page, account)
+
+    page.get_by_role("link", name="Delete token Old").click()
+    dialog = page.get_by_role("dialog", name="Delete service account token")
+    expect(dialog.get_by_text("Are you sure you want to delete the token 'Old'?")).to_be_visible()
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()  # the safe choice
+    dialog.get_by_role("button", name="Delete service account token").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(token_row(page, "Old")).to_have_count(0)
+    expect(token_row(page, "Kept")).to_be_visible()
+    assert list(account.tokens.values_list("name", flat=True)) == ["Kept"]
+
+
+@pytest.mark.parametrize("context_options", [{"java_script_enabled": False}], ids=["no-js"])
+def test_deleting_a_token_without_javascript(page: Page, account):
+    token_create(account=account, name="Old", expires_at=None)
+    open_account(page, account)
+
+    page.get_by_role("link", name="Delete token Old").click()
+    page.wait_for_url(f"**/org/serviceaccounts/{account.pk}/tokens/*/delete")
+    expect(page).to_have_title("Delete service account token · Keyhouse")
+    expect(page.get_by_text("Are you sure you want to delete the token 'Old'?")).to_be_visible()
+    page.get_by_role("button", name="Delete service account token").click()
+    page.wait_for_url(f"**/org/serviceaccounts/{account.pk}")
+    expect(page.get_by_text("No tokens yet.")).to_be_visible()
+    assert not account.tokens.exists()

@@ -1,4 +1,3 @@
-import base64
 from datetime import timedelta
 
 import pytest
@@ -7,18 +6,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.roles import Role
+from tests.helpers import basic_api_key, bearer
 from tokens.models import ServiceAccountToken
 
 pytestmark = pytest.mark.django_db
-
-
-def bearer(secret: str) -> dict:
-    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
-
-
-def basic_api_key(secret: str) -> dict:
-    raw = base64.b64encode(f"api_key:{secret}".encode()).decode()
-    return {"HTTP_AUTHORIZATION": f"Basic {raw}"}
 
 
 def test_bearer_and_basic_api_key_authenticate_as_the_account(client, org, make_token):

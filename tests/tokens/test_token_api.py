@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.api.helpers import call
+from tests.helpers import call
 from tokens import format as token_format
 from tokens.models import ServiceAccountToken
 from tokens.services import DAY_LIMIT_MESSAGE

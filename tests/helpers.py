@@ -1,0 +1,107 @@
+"""Helpers the tests share. Fixtures live in conftest.py files; plain functions and constants
+live here, so a test module imports them from one place."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from django.http import HttpResponse
+from django.test import Client
+
+from accounts.models import Membership, Organization, User
+from accounts.roles import Role
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+PASSWORD = "correct-horse-battery-staple"
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def htmx_to(target: str) -> dict[str, str]:
+    """Headers of an htmx request that swaps the element with id ``target``."""
+    return {**HTMX, "HTTP_HX_TARGET": target}
+
+
+def htmx_from(page: str) -> dict[str, str]:
+    """Headers of an htmx request made from ``page`` (a path on the test server)."""
+    return {**HTMX, "HTTP_HX_CURRENT_URL": f"http://testserver{page}"}
+
+
+def triggered(response: HttpResponse) -> list[str]:
+    """The events an htmx response triggers on arrival (its ``HX-Trigger`` header)."""
+    header = response.get("HX-Trigger", "")
+    if header.startswith("{"):
+        return list(json.loads(header))
+    return [name.strip() for name in header.split(",") if name.strip()]
+
+
+def make_user(username: str, org: Organization | None, role: Role | None, **extra: Any) -> User:
+    user = User(username=username, email=f"{username}@example.com", current_org=org, **extra)
+    user.set_password(PASSWORD)
+    user.save()
+    if org is not None and role is not None:
+        Membership.objects.create(org=org, user=user, role=role)
+    return user
+
+
+def signed_in(user: User, **kwargs: Any) -> Client:
+    client = Client(**kwargs)
+    client.force_login(user)
+    return client
+
+
+def basic_auth(username: str, password: str = PASSWORD) -> dict[str, str]:
+    raw = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"HTTP_AUTHORIZATION": f"Basic {raw}"}
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+
+def basic_api_key(secret: str) -> dict[str, str]:
+    """Grafana's other way to send a token: HTTP Basic with the user name ``api_key``."""
+    return basic_auth("api_key", secret)
+
+
+def call(
+    client: Client, method: str, url: str, body: Any = None, *, as_user: str = "alice", **headers
+) -> HttpResponse:
+    """One API request as ``as_user`` (HTTP Basic) with an optional JSON body."""
+    kwargs: dict[str, Any] = {**basic_auth(as_user), **headers}
+    if body is not None and method.upper() != "GET":
+        kwargs["data"] = body if isinstance(body, str | bytes) else json.dumps(body)
+        kwargs["content_type"] = "application/json"
+    return getattr(client, method.lower())(url, **kwargs)
+
+
+def revealed_secret(html: str, input_id: str) -> str:
+    """The value of the read-only input that reveals a new token or key."""
+    start = html.index(f'id="{input_id}"')
+    value = html[html.index('value="', start) + 7 :]
+    return value[: value.index('"')]
+
+
+def call_api(base_url: str, secret: str) -> tuple[int, dict]:
+    """GET /api/org from outside the browser (no session cookie), with only the credential."""
+    connection = http.client.HTTPConnection(urlsplit(base_url).netloc, timeout=10)
+    try:
+        connection.request("GET", "/api/org", headers={"Authorization": f"Bearer {secret}"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def log_in(page: Page, username: str) -> None:
+    """Sign in through the login page, as a person would."""
+    page.goto("/login")
+    page.get_by_label("Email or username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/org/serviceaccounts")

@@ -1,0 +1,161 @@
+"""Every page of the browser UI, walked from the URLconf rather than from hand-kept lists, so a
+new view is covered the moment it has a URL:
+
+- an Admin of another org gets 404 for our objects, whatever the method (405 only where the
+  view refuses that method to our own Admin too);
+- every role below the one the view asks of ``org_view`` gets 403, whatever the method;
+- a POST without the CSRF token is refused;
+and none of these requests changes a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.apps import apps
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import URLPattern, URLResolver, resolve, reverse
+
+import config.urls
+from accounts.models import ServiceAccount
+from accounts.roles import Role
+from apikeys.models import ApiKey
+from tests.helpers import signed_in
+from tokens.models import ServiceAccountToken
+from tokens.services import token_create
+
+# The few pages that are not about an org's data: signing in and out, and your own profile.
+NOT_ORG_VIEWS = {"login", "logout", "home", "profile", "switch-org"}
+METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
+# Enough for any of the forms to be valid, so a view that skipped its check would act.
+FORM_DATA = {"name": "changed", "role": "Admin", "expiration": "never", "ttl": "1d", "next": "/"}
+APPS = ("accounts", "tokens", "apikeys")
+
+
+@dataclass(frozen=True)
+class OrgObjects:
+    account: ServiceAccount
+    token: ServiceAccountToken
+    key: ApiKey
+
+
+# Which object fills each URL parameter; a new parameter must be taught here.
+PARAMETERS: dict[str, Callable[[OrgObjects], int]] = {
+    "sa_id": lambda objects: objects.account.pk,
+    "token_id": lambda objects: objects.token.pk,
+    "key_id": lambda objects: objects.key.pk,
+}
+
+
+def ui_patterns(patterns: list, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    """(route, pattern) of every URL outside Django's admin and the JSON API."""
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        if route.lstrip("^").startswith(("admin/", "api/")):
+            continue
+        if isinstance(entry, URLResolver):
+            yield from ui_patterns(entry.url_patterns, route)
+        else:
+            yield route, entry
+
+
+UI_URLS = dict(ui_patterns(config.urls.urlpatterns))
+ORG_URLS = sorted(pattern.name for pattern in UI_URLS.values() if pattern.name not in NOT_ORG_VIEWS)
+OBJECT_URLS = [
+    pattern.name
+    for pattern in UI_URLS.values()
+    if pattern.name in ORG_URLS and pattern.pattern.converters
+]
+
+
+def url_for(name: str, objects: OrgObjects | None) -> str:
+    parameters = next(p for p in UI_URLS.values() if p.name == name).pattern.converters
+    missing = set(parameters) - set(PARAMETERS)
+    assert not missing, f"teach tests/test_access.py which object fills {missing}"
+    return reverse(
+        name, kwargs={key: PARAMETERS[key](objects) if objects else 1 for key in parameters}
+    )
+
+
+def min_role(name: str) -> Role | None:
+    return getattr(resolve(url_for(name, None)).func, "min_role", None)
+
+
+def snapshot() -> dict[str, list[dict]]:
+    """Every row of the project's own tables."""
+    return {
+        model._meta.label: list(model._default_manager.order_by("pk").values())
+        for app in APPS
+        for model in apps.get_app_config(app).get_models()
+    }
+
+
+def send(client: Client, method: str, url: str) -> HttpResponse:
+    if method == "post":
+        return client.post(url, FORM_DATA)
+    return client.generic(method.upper(), url)
+
+
+@pytest.fixture
+def objects(make_account, make_key) -> OrgObjects:
+    """One of each kind of object, all in Acme."""
+    account = make_account("robot")
+    token, _ = token_create(account=account, name="t", expires_at=None)
+    key, _ = make_key("legacy")
+    return OrgObjects(account, token, key)
+
+
+def test_every_ui_url_is_named_and_every_org_page_checks_access():
+    unnamed = [route for route, pattern in UI_URLS.items() if not pattern.name]
+    assert not unnamed, "name these URLs so the access walk can reverse them"
+    unchecked = [name for name in ORG_URLS if min_role(name) is None]
+    assert not unchecked, "decorate these views with accounts.access.org_view (outermost)"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", OBJECT_URLS)
+def test_another_orgs_admin_gets_404_for_our_objects(name, objects, outsider, admin):
+    url = url_for(name, objects)
+    theirs, ours = signed_in(outsider), signed_in(admin)
+    before = snapshot()
+    refused = {method: send(theirs, method, url).status_code for method in METHODS}
+    assert snapshot() == before, f"{url} changed data for another org's admin"
+    # Our own Admin tells which methods the view serves at all (POST last: it may delete).
+    for method in sorted(METHODS, key=lambda method: method == "post"):
+        expected = 405 if send(ours, method, url).status_code == 405 else 404
+        assert refused[method] == expected, f"{method.upper()} {url}"
+
+
+LOW_ROLES = {"editor": Role.EDITOR, "viewer": Role.VIEWER, "no_role": Role.NONE}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ORG_URLS)
+def test_a_role_below_the_pages_own_gets_403_whatever_the_method(name, request, objects):
+    url = url_for(name, objects)
+    needed = min_role(name) or Role.NONE
+    personas = [persona for persona, role in LOW_ROLES.items() if not role.includes(needed)]
+    clients = {persona: signed_in(request.getfixturevalue(persona)) for persona in personas}
+    before = snapshot()
+    for persona, client in clients.items():
+        for method in METHODS:
+            assert send(client, method, url).status_code == 403, f"{persona}: {method} {url}"
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ORG_URLS)
+def test_posts_without_the_csrf_token_are_refused(name, objects, admin):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin)
+    before = snapshot()
+    assert client.post(url_for(name, objects), FORM_DATA).status_code == 403
+    assert snapshot() == before
+
+
+def test_the_walk_sees_the_pages_it_is_meant_to():
+    assert {"serviceaccount-delete", "token-delete", "apikey-migrate"} <= set(OBJECT_URLS)
+    assert {"serviceaccounts", "apikeys-hide"} <= set(ORG_URLS) - set(OBJECT_URLS)
