@@ -6,7 +6,10 @@ PORT ?= 8000
 TEST_ENV := DJANGO_SECRET_KEY=test-secret-key-not-for-production DJANGO_DEBUG=false KEYHOUSE_HTTPS=false
 RUN_ENV := DJANGO_SECRET_KEY="$$(cat var/secret_key)" KEYHOUSE_HTTPS=false DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1
 
-.PHONY: run static test test-fast lint format bench chromium deps deps-dev
+# The commands in the lock files' headers, which `make lock` runs (uv is in the dev lock).
+UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml
+
+.PHONY: run static test test-fast lint typecheck format lock bench chromium deps deps-dev
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,23 +39,32 @@ run: deps var/secret_key
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-# Tests run against collected, hashed static files, exactly as production serves them.
 static: deps-dev
 	$(TEST_ENV) $(PY) manage.py collectstatic --no-input -v0
 
-test: static chromium
-	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+# A bare `pytest` works too: pyproject.toml sets the environment and the test session collects
+# the static files (pages are tested with the hashed files, as production serves them).
+test: deps-dev chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: static
-	$(TEST_ENV) $(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+test-fast: deps-dev
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
 
 lint: deps-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+typecheck: deps-dev
+	$(TEST_ENV) $(VENV)/bin/mypy
+
 format: deps-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# Regenerate both lock files from pyproject.toml, keeping current pins where they still fit.
+lock: deps-dev
+	$(UV_COMPILE) --generate-hashes --python-version 3.11 -o requirements.lock
+	$(UV_COMPILE) --extra dev --generate-hashes --python-version 3.11 -o requirements-dev.lock
 
 bench: deps-dev
 	$(PY) bench/run.py

@@ -46,11 +46,17 @@ class Identity:
         return self.is_server_admin or Role(self.role).includes(role)
 
 
-class AppRequest(HttpRequest):
-    """A request as our views see it (for type checkers): django-htmx's details and the
-    caller's ``Identity``, set by ``org_view`` or ``api_view``."""
+class SignedInRequest(HttpRequest):
+    """A request past ``login_required`` (for type checkers): its user is one of ours."""
 
+    user: User
     htmx: HtmxDetails
+
+
+class AppRequest(SignedInRequest):
+    """A request as org views and the API see it: with the caller's ``Identity``, set by
+    ``org_view`` or ``api_view``."""
+
     identity: Identity
 
 
@@ -153,14 +159,13 @@ def org_view(min_role: Role = Role.ADMIN) -> Callable[[ViewT], ViewT]:
 
     def decorator(view: ViewT) -> ViewT:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: AppRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            assert isinstance(request.user, User)
             identity = current_identity(request.user)
             if identity is None:
                 raise PermissionDenied("You are not a member of any organization yet.")
-            request.identity = identity  # type: ignore[attr-defined]
+            request.identity = identity
             require_role(identity, min_role)
             try:
                 return view(request, *args, **kwargs)

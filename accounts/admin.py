@@ -12,7 +12,7 @@ class MembershipInline(admin.TabularInline):
 @admin.register(User)
 class KeyhouseUserAdmin(UserAdmin):
     inlines = [MembershipInline]
-    fieldsets = (*UserAdmin.fieldsets, ("Keyhouse", {"fields": ("name", "current_org")}))
+    fieldsets = (*(UserAdmin.fieldsets or ()), ("Keyhouse", {"fields": ("name", "current_org")}))
 
 
 @admin.register(Organization)

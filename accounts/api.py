@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from functools import cache
 from pathlib import Path
 
 from django.conf import settings
@@ -166,7 +168,6 @@ def service_account_create_view(request: AppRequest) -> JsonResponse:
     account = service_account_create(
         identity=request.identity, name=name, role=role, is_disabled=is_disabled
     )
-    account.token_count = 0
     return JsonResponse(account.to_api_profile(), status=201)
 
 
@@ -203,10 +204,18 @@ def service_account_detail(request: AppRequest, sa_id: str) -> JsonResponse:
 OPENAPI_PATH = Path(settings.BASE_DIR) / "config" / "openapi.json"
 
 
+@cache
+def openapi_document() -> bytes:
+    """The hand-written OpenAPI 3 description kept beside the URL map, with the version
+    filled in from settings (the file does not repeat it)."""
+    document = json.loads(OPENAPI_PATH.read_bytes())
+    document["info"]["version"] = settings.KEYHOUSE_VERSION
+    return json.dumps(document).encode()
+
+
 @api_view(["GET"], authenticated=False)
 def openapi(request: AppRequest) -> HttpResponse:
-    """The hand-written OpenAPI 3 description kept beside the URL map."""
-    return HttpResponse(OPENAPI_PATH.read_bytes(), content_type="application/json")
+    return HttpResponse(openapi_document(), content_type="application/json")
 
 
 @csrf_exempt

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 
@@ -12,7 +14,7 @@ class UsernameOrEmailBackend(ModelBackend):
         request: HttpRequest | None,
         username: str | None = None,
         password: str | None = None,
-        **kwargs,
+        **kwargs: Any,
     ) -> User | None:
         if not username or password is None:
             return None

@@ -1,3 +1,5 @@
+from typing import Any, cast
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
@@ -31,23 +33,27 @@ class LoginForm(AuthenticationForm):
 class SwitchOrgForm(forms.Form):
     org = forms.ModelChoiceField(queryset=Organization.objects.none(), label="Organization")
 
-    def __init__(self, *args, user: User, **kwargs) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         from accounts.access import orgs_for_user
 
         super().__init__(*args, **kwargs)
-        self.fields["org"].queryset = orgs_for_user(user)
-        self.fields["org"].error_messages["invalid_choice"] = (
-            "You are not a member of that organization."
-        )
+        field = cast(forms.ModelChoiceField, self.fields["org"])
+        field.queryset = orgs_for_user(user)
+        field.error_messages["invalid_choice"] = "You are not a member of that organization."
+
+
+def offer_roles(form: forms.Form, roles: list[Role]) -> None:
+    """Limit the form's "role" choices to ``roles``: those the user may hand out."""
+    cast(forms.ChoiceField, form.fields["role"]).choices = [(r.value, r.label) for r in roles]
 
 
 class ServiceAccountForm(forms.Form):
     name = forms.CharField(label="Display name", max_length=ServiceAccount.NAME_MAX_LENGTH)
     role = forms.ChoiceField(label="Role", initial=Role.VIEWER)
 
-    def __init__(self, *args, roles: list[Role], **kwargs) -> None:
+    def __init__(self, *args: Any, roles: list[Role], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(role.value, role.label) for role in roles]
+        offer_roles(self, roles)
 
 
 class RenameForm(forms.Form):

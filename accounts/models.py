@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
 from django.templatetags.static import static
@@ -80,8 +80,6 @@ class User(AbstractUser):
         Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    objects = UserManager()
-
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -117,7 +115,7 @@ class Membership(models.Model):
         return f"{self.user} in {self.org} ({self.role})"
 
 
-class ServiceAccountQuerySet(models.QuerySet):
+class ServiceAccountQuerySet(models.QuerySet["ServiceAccount"]):
     def for_org(self, org: Organization) -> ServiceAccountQuerySet:
         return self.filter(org=org)
 
@@ -140,7 +138,7 @@ class ServiceAccountQuerySet(models.QuerySet):
         if disabled_only:
             accounts = accounts.filter(is_disabled=True)
         if expired_only:
-            accounts = accounts.filter(expired_token_count__gt=0)
+            accounts = accounts.filter(models.Q(expired_token_count__gt=0))
         return accounts
 
     def with_token_stats(self, now: datetime) -> ServiceAccountQuerySet:

@@ -7,6 +7,8 @@ list's results (with their search, filter and page) and the account page's heade
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -91,7 +93,7 @@ def service_account_create_view(request: AppRequest) -> HttpResponse:
     )
 
 
-def _detail_context(request: AppRequest, account: ServiceAccount, **extra) -> dict:
+def _detail_context(request: AppRequest, account: ServiceAccount, **extra: Any) -> dict[str, Any]:
     return {
         "nav_active": "serviceaccounts",
         "sa": account,

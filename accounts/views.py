@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.access import SignedInRequest
 from accounts.forms import SwitchOrgForm
 from accounts.services import switch_org
 from accounts.ui import safe_next_url
@@ -18,7 +19,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: SignedInRequest) -> HttpResponse:
     password_form = PasswordChangeForm(request.user)
     if request.method == "POST":
         password_form = PasswordChangeForm(request.user, request.POST)
@@ -39,10 +40,11 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def switch_org_view(request: HttpRequest) -> HttpResponse:
+def switch_org_view(request: SignedInRequest) -> HttpResponse:
     form = SwitchOrgForm(request.POST, user=request.user)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors.get("org", ["Choose an organization."])))
+        errors = form.errors.get("org") or ["Choose an organization."]
+        messages.error(request, " ".join(str(error) for error in errors))
         return redirect("profile")
     org = form.cleaned_data["org"]
     switch_org(user=request.user, org=org)

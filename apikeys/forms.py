@@ -1,6 +1,9 @@
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 
+from accounts.forms import offer_roles
 from accounts.roles import Role
 from apikeys.models import ApiKey
 from apikeys.services import parse_ttl
@@ -16,9 +19,9 @@ class ApiKeyForm(forms.Form):
         help_text="For example 30s, 15m, 12h, 7d, 2w or 1M.",
     )
 
-    def __init__(self, *args, roles: list[Role], **kwargs) -> None:
+    def __init__(self, *args: Any, roles: list[Role], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(role.value, role.label) for role in roles]
+        offer_roles(self, roles)
 
     def clean_ttl(self) -> int:
         try:

@@ -4,6 +4,8 @@ dialog with htmx; actions follow the pattern of ``accounts.ui``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -36,7 +38,9 @@ KEYS_MIGRATED = "apiKeysMigrated"  # refreshes the whole page content
 PARTIALS = {"apikeys-content": "content", "apikeys-table": "keys_table"}
 
 
-def _page_context(request: AppRequest, form: ApiKeyForm | None = None, **extra) -> dict:
+def _page_context(
+    request: AppRequest, form: ApiKeyForm | None = None, **extra: Any
+) -> dict[str, Any]:
     org = request.identity.org
     now = timezone.now()
     include_expired = request.GET.get("includeExpired") == "true"
@@ -141,7 +145,7 @@ def migrate_all(request: AppRequest) -> HttpResponse:
     """GET previews what will happen; POST migrates and answers with the summary."""
     if hidden := _hidden_redirect(request):
         return hidden
-    context = {"nav_active": "apikeys"}
+    context: dict[str, Any] = {"nav_active": "apikeys"}
     if request.method == "GET":
         context["plan"] = plan_migration(request.identity.org)
     else:

@@ -5,6 +5,7 @@ typo in production stops the process at start-up instead of silently falling bac
 """
 
 import os
+from typing import overload
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -28,6 +29,14 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}.")
 
 
+@overload
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int: ...
+@overload
+def env_int(
+    name: str, default: None, *, minimum: int | None = None, maximum: int | None = None
+) -> int | None: ...
 def env_int(
     name: str, default: int | None, *, minimum: int | None = None, maximum: int | None = None
 ) -> int | None:

@@ -1,6 +1,7 @@
 """Keyhouse settings: one module, every value from the environment (see .env.example)."""
 
 import re
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 
@@ -132,9 +133,7 @@ LOGOUT_REDIRECT_URL = "login"
 # (further attempts do not extend it), so nobody can lock the admin out for good; an operator
 # can lift it at once with `manage.py axes_reset_username <name>`.
 AXES_FAILURE_LIMIT = env_int("KEYHOUSE_LOGIN_MAX_FAILURES", 5, minimum=1)
-AXES_COOLOFF_TIME = timedelta(
-    seconds=env_int("KEYHOUSE_LOGIN_LOCKOUT_SECONDS", 300, minimum=1)  # type: ignore[arg-type]
-)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("KEYHOUSE_LOGIN_LOCKOUT_SECONDS", 300, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
@@ -218,7 +217,8 @@ LOGGING = {
 }
 
 # --- Keyhouse -------------------------------------------------------------------------------
-KEYHOUSE_VERSION = "0.1.0"
+# pyproject.toml is the one place the version is written; /api/health and OpenAPI report it.
+KEYHOUSE_VERSION = tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["project"]["version"]
 KEYHOUSE_TOKEN_PREFIX = env_str("KEYHOUSE_TOKEN_PREFIX", "glsa")
 if not re.fullmatch(r"[a-z][a-z0-9]{0,15}", KEYHOUSE_TOKEN_PREFIX):
     raise ImproperlyConfigured(

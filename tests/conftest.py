@@ -2,6 +2,7 @@
 not fixtures live in tests/helpers.py."""
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 from accounts.access import Identity
@@ -10,6 +11,13 @@ from accounts.roles import Role
 from accounts.services import service_account_create
 from apikeys.services import api_key_create
 from tests.helpers import make_user, signed_in
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static() -> None:
+    """Pages render with the collected, hashed static files, as production serves them;
+    collecting them here (quick when nothing changed) lets a bare `pytest` run."""
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 @pytest.fixture(autouse=True)

@@ -95,9 +95,9 @@ def _compiled(lookup: CredentialLookup, vendor: str) -> tuple[str, tuple[Reader,
     joins = []
     for name in lookup.org_path:
         fk = tables[-1]._meta.get_field(name)
-        target = fk.related_model
         assert isinstance(fk, models.ForeignKey)
-        assert isinstance(target, type)
+        target = fk.related_model
+        assert not isinstance(target, str)
         joins.append(
             f"JOIN {_quote(target._meta.db_table)} ON "
             f"{_column(target, target._meta.pk.name)} = {_column(tables[-1], fk.name)}"
@@ -133,7 +133,10 @@ def _reader(model: type[models.Model], name: str) -> Reader:
     field = model._meta.get_field(name)
     assert isinstance(field, models.Field)
     expression = field.get_col(model._meta.db_table)
-    converters = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
+    # The same converters, in the same order, as the ORM's SQL compiler applies.
+    converters = connection.ops.get_db_converters(expression) + expression.get_db_converters(
+        connection
+    )
     return tuple(converters), expression
 
 
@@ -142,20 +145,16 @@ def _found(
 ) -> FoundCredential:
     """The one place a row becomes a ``FoundCredential``: each value converted as the ORM
     would (NULL stays None), the credential's columns first and the org's last."""
-    values = iter(
-        _convert(value, converters, expression)
-        for value, (converters, expression) in zip(row, readers, strict=True)
-    )
+    converted = []
+    for value, (converters, expression) in zip(row, readers, strict=True):
+        if value is not None:
+            for converter in converters:
+                value = converter(value, expression, connection)
+        converted.append(value)
+    values = iter(converted)
     read = {name: next(values) for name in lookup.columns}
     org = Organization.from_db(connection.alias, ORG_FIELDS, list(values))
     return FoundCredential(model=lookup.model, kind=lookup.kind, org=org, **lookup.fixed, **read)
-
-
-def _convert(value: Any, converters: tuple[Any, ...], expression: Any) -> Any:
-    if value is not None:
-        for converter in converters:
-            value = converter(value, expression, connection)
-    return value
 
 
 TOKEN_LOOKUP = CredentialLookup(

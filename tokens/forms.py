@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
 
 from django import forms
 
@@ -20,13 +21,13 @@ class TokenForm(forms.Form):
         label="Expiration date", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 
-    def __init__(self, *args, today: date, **kwargs) -> None:
+    def __init__(self, *args: Any, today: date, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         limit = day_limit()
         choices = [(ON_DATE, "Set expiration date")]
         if limit is None:
             choices.insert(0, (NEVER, "No expiration"))
-        field = self.fields["expiration"]
+        field = cast(forms.ChoiceField, self.fields["expiration"])
         field.choices = choices
         field.initial = choices[0][0]
         attrs = self.fields["expires_on"].widget.attrs
@@ -35,8 +36,8 @@ class TokenForm(forms.Form):
             attrs["max"] = (today + timedelta(days=limit)).isoformat()
             self.fields["expires_on"].initial = today + timedelta(days=limit)
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         missing_date = data.get("expiration") == ON_DATE and not data.get("expires_on")
         if missing_date and "expires_on" not in self.errors:
             self.add_error("expires_on", "Choose the date the token expires on.")

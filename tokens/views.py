@@ -8,6 +8,8 @@ token: no redirect, no session, no messages, never cached. Both answer htmx with
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -56,7 +58,7 @@ def token_add(request: AppRequest, sa_id: str) -> HttpResponse:
 
 
 def _render(
-    request: AppRequest, account: ServiceAccount, form: TokenForm, partial: str, **extra
+    request: AppRequest, account: ServiceAccount, form: TokenForm, partial: str, **extra: Any
 ) -> HttpResponse:
     context = {"nav_active": "serviceaccounts", "sa": account, "form": form, **extra}
     return render(request, f"{DIALOG_TEMPLATE}{partial}", context)

@@ -1,11 +1,18 @@
 import json
+import tomllib
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from accounts.models import MAIN_ORG_ID, Membership, Organization, User
 from tests.helpers import PASSWORD, basic_auth
 
 pytestmark = pytest.mark.django_db
+
+PROJECT_VERSION = tomllib.loads((Path(settings.BASE_DIR) / "pyproject.toml").read_text())[
+    "project"
+]["version"]
 
 
 def post_json(client, url: str, body, **headers):
@@ -16,7 +23,7 @@ def post_json(client, url: str, body, **headers):
 def test_health_needs_no_credentials(client):
     response = client.get("/api/health")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "version": "0.1.0"}
+    assert response.json() == {"database": "ok", "version": PROJECT_VERSION}
 
 
 def test_main_org_exists_after_migrate():

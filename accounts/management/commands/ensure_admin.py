@@ -1,5 +1,6 @@
 import os
 import secrets
+from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -18,7 +19,7 @@ class Command(BaseCommand):
     )
 
     @transaction.atomic
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         username = os.environ.get("KEYHOUSE_ADMIN_USER", "").strip() or "admin"
         password = os.environ.get("KEYHOUSE_ADMIN_PASSWORD", "")
         org = Organization.objects.filter(pk=MAIN_ORG_ID).first()

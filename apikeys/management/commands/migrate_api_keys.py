@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Organization
@@ -23,7 +25,7 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="only show what would be created"
         )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         if options["all_orgs"]:
             orgs = list(Organization.objects.order_by("pk"))
         else:
