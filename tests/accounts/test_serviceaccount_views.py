@@ -1,5 +1,7 @@
 import pytest
 
+from accounts import serviceaccount_views
+from accounts.access import get_service_account
 from accounts.models import ServiceAccount
 from tests.helpers import HTMX, htmx_from, htmx_to, signed_in, triggered
 from tokens.models import ServiceAccountToken
@@ -310,6 +312,19 @@ class TestActions:
         assert response.url == LIST
         assert not ServiceAccount.objects.exists()
         assert not ServiceAccountToken.objects.exists()
+
+    def test_an_account_deleted_meanwhile_is_the_404_page(self, admin_client, account, monkeypatch):
+        def found_then_deleted(identity, pk):
+            # A concurrent request deletes the account right after this view found it.
+            stale = get_service_account(identity, pk)
+            ServiceAccount.objects.filter(pk=stale.pk).delete()
+            return stale
+
+        monkeypatch.setattr(serviceaccount_views, "get_service_account", found_then_deleted)
+        response = admin_client.post(f"/org/serviceaccounts/{account.pk}/disable")
+        assert response.status_code == 404  # the service's NotFound, as the 404 page
+        assert b"Page not found" in response.content
+        assert not ServiceAccount.objects.exists()
 
     def test_offsite_next_is_ignored(self, admin_client, account):
         url = f"/org/serviceaccounts/{account.pk}/disable"

@@ -134,17 +134,18 @@ def test_admin_creates_keys_migrates_them_and_hides_the_page(page: Page, live_se
     page.wait_for_url("**/org/serviceaccounts")
 
 
-def make_keys(org, admin) -> None:
+def open_with_two_keys(page: Page, org, admin) -> None:
+    """Alice's API keys page, listing "Deploy bot" (Editor) and "Metrics reader" (Viewer)."""
     identity = Identity(kind="user", org=org, role=Role.ADMIN, user=admin)
     for name, role in [("Deploy bot", Role.EDITOR), ("Metrics reader", Role.VIEWER)]:
         api_key_create(identity=identity, name=name, role=role, seconds_to_live=86400)
-
-
-def test_deleting_and_migrating_one_key_through_dialogs(page: Page, org, admin):
-    make_keys(org, admin)
     log_in(page, "alice")
     open_api_keys_from_the_sidebar(page)
     expect(key_rows(page)).to_have_count(2)
+
+
+def test_deleting_and_migrating_one_key_through_dialogs(page: Page, org, admin):
+    open_with_two_keys(page, org, admin)
 
     page.get_by_role("link", name="Delete Deploy bot").click()
     dialog = page.get_by_role("dialog", name="Delete API key")
@@ -167,9 +168,7 @@ def test_deleting_and_migrating_one_key_through_dialogs(page: Page, org, admin):
 
 @pytest.mark.parametrize("context_options", [{"java_script_enabled": False}], ids=["no-js"])
 def test_deleting_and_migrating_one_key_without_javascript(page: Page, org, admin):
-    make_keys(org, admin)
-    log_in(page, "alice")
-    open_api_keys_from_the_sidebar(page)
+    open_with_two_keys(page, org, admin)
 
     page.get_by_role("link", name="Delete Deploy bot").click()
     page.wait_for_url("**/org/apikeys/*/delete")
@@ -205,10 +204,7 @@ def test_the_one_time_reveal_survives_the_table_refresh(page: Page, admin):
 
 @pytest.mark.parametrize("context_options", [{"java_script_enabled": False}], ids=["no-js"])
 def test_the_wizard_works_without_javascript(page: Page, org, admin):
-    make_keys(org, admin)
-    log_in(page, "alice")
-    open_api_keys_from_the_sidebar(page)
-    expect(key_rows(page)).to_have_count(2)
+    open_with_two_keys(page, org, admin)
 
     # A full confirmation page previews the plan.
     page.get_by_role("link", name="Migrate to service accounts now").click()
