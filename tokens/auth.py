@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -76,9 +76,15 @@ class CredentialLookup:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     must_be_null: tuple[str, ...] = ()
 
+    @cached_property
+    def plan(self) -> tuple[str, tuple[Reader, ...]]:
+        """The SQL and the readers of its columns, built on first use (one database per
+        process decides the quoting and the converters)."""
+        return _compiled(self)
+
     def find(self, digest: str) -> FoundCredential | None:
         """One indexed lookup by digest, with the org (and any model between) joined in."""
-        sql, readers = _compiled(self, connection.vendor)
+        sql, readers = self.plan
         with connection.cursor() as cursor:
             cursor.execute(sql, [digest])
             row = cursor.fetchone()
@@ -88,33 +94,35 @@ class CredentialLookup:
 Reader = tuple[tuple[Any, ...], Any]  # (converters, column expression) of one selected column
 
 
-@cache
-def _compiled(lookup: CredentialLookup, vendor: str) -> tuple[str, tuple[Reader, ...]]:
+def _compiled(lookup: CredentialLookup) -> tuple[str, tuple[Reader, ...]]:
     """The lookup's SQL and, per selected column, how the ORM converts its raw value."""
-    tables = [lookup.model]
+    tables = [lookup.model]  # the credential's table, then each one joined on the way
     joins = []
     for name in lookup.org_path:
         fk = tables[-1]._meta.get_field(name)
         assert isinstance(fk, models.ForeignKey)
         target = fk.related_model
         assert not isinstance(target, str)
-        joins.append(
-            f"JOIN {_quote(target._meta.db_table)} ON "
-            f"{_column(target, target._meta.pk.name)} = {_column(tables[-1], fk.name)}"
-        )
         tables.append(target)
+        joins.append(
+            f"JOIN {_quote(target._meta.db_table)} {_alias(tables, target)} ON "
+            f"{_column(tables, target, target._meta.pk.name)} = "
+            f"{_column(tables, tables[-2], fk.name)}"
+        )
     assert tables[-1] is Organization, "org_path must end at the organization"
     selected: list[Column] = [*lookup.columns.values()]
     selected += [(Organization, name) for name in ORG_FIELDS]
     unknown = {model for model, _ in selected} - set(tables)
     assert not unknown, f"{unknown} is not joined: extend org_path"
-    where = [f"{_column(lookup.model, 'digest')} = %s"]
-    where += [f"{_column(lookup.model, name)} IS NULL" for name in lookup.must_be_null]
-    # Only model metadata is pasted in; the digest is a parameter.
+    where = [f"{_column(tables, lookup.model, 'digest')} = %s"]
+    where += [f"{_column(tables, lookup.model, name)} IS NULL" for name in lookup.must_be_null]
+    # Only model metadata is pasted in; the digest is a parameter. Short aliases keep the
+    # statement short: SQLite's cursor rewrites its placeholders on every execution.
+    columns = ", ".join(_column(tables, model, name) for model, name in selected)
     sql = (
-        f"SELECT {', '.join(_column(model, name) for model, name in selected)} "  # noqa: S608
-        f"FROM {_quote(lookup.model._meta.db_table)} {' '.join(joins)} "
-        f"WHERE {' AND '.join(where)}"
+        f"SELECT {columns} "  # noqa: S608
+        f"FROM {_quote(lookup.model._meta.db_table)} {_alias(tables, lookup.model)} "
+        f"{' '.join(joins)} WHERE {' AND '.join(where)}"
     )
     return sql, tuple(_reader(model, name) for model, name in selected)
 
@@ -123,10 +131,14 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _column(model: type[models.Model], name: str) -> str:
+def _alias(tables: list[type[models.Model]], model: type[models.Model]) -> str:
+    return f"t{tables.index(model)}"
+
+
+def _column(tables: list[type[models.Model]], model: type[models.Model], name: str) -> str:
     field = model._meta.get_field(name)
     assert isinstance(field, models.Field)
-    return f"{_quote(model._meta.db_table)}.{_quote(field.column)}"
+    return f"{_alias(tables, model)}.{_quote(field.column)}"
 
 
 def _reader(model: type[models.Model], name: str) -> Reader:
