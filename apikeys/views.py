@@ -145,7 +145,7 @@ def migrate_all(request: AppRequest) -> HttpResponse:
     """GET previews what will happen; POST migrates and answers with the summary."""
     if hidden := _hidden_redirect(request):
         return hidden
-    context: dict[str, Any] = {"nav_active": "apikeys"}
+    context: dict[str, Any] = {"nav_active": "apikeys", "in_dialog": htmx_partial(request)}
     if request.method == "GET":
         context["plan"] = plan_migration(request.identity.org)
     else:

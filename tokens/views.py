@@ -60,7 +60,13 @@ def token_add(request: AppRequest, sa_id: str) -> HttpResponse:
 def _render(
     request: AppRequest, account: ServiceAccount, form: TokenForm, partial: str, **extra: Any
 ) -> HttpResponse:
-    context = {"nav_active": "serviceaccounts", "sa": account, "form": form, **extra}
+    context = {
+        "nav_active": "serviceaccounts",
+        "sa": account,
+        "form": form,
+        "in_dialog": bool(partial),  # a dialog's own Close/Cancel buttons, a page's links
+        **extra,
+    }
     return render(request, f"{DIALOG_TEMPLATE}{partial}", context)
 
 

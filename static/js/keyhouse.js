@@ -4,7 +4,7 @@
 
 // Elements that only make sense with (or without) JavaScript.
 function enhance(root) {
-  root.querySelectorAll("[data-autosubmit-button], [data-no-js]").forEach((el) => { el.hidden = true; });
+  root.querySelectorAll("[data-autosubmit-button]").forEach((el) => { el.hidden = true; });
   root.querySelectorAll("[data-needs-js]").forEach((el) => { el.hidden = false; });
   root.querySelectorAll("form").forEach(showExpiryDate);
 }

@@ -43,6 +43,9 @@ class TestDialog:
         html = admin_client.get(add_url(account)).content.decode()
         assert "<html" in html
         assert "Add service account token" in html
+        # A page (also opened in a new tab, with JS) cancels by a link, not a dialog button.
+        assert f'href="/org/serviceaccounts/{account.pk}">Cancel</a>' in html
+        assert "data-close-dialog" not in html
 
     def test_generate_reveals_the_secret_once_and_stores_its_digest(self, admin_client, account):
         response = admin_client.post(
