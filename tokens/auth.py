@@ -136,15 +136,15 @@ def _alias(tables: list[type[models.Model]], model: type[models.Model]) -> str:
 
 
 def _column(tables: list[type[models.Model]], model: type[models.Model], name: str) -> str:
-    field = model._meta.get_field(name)
-    assert isinstance(field, models.Field)
-    return f"{_alias(tables, model)}.{_quote(field.column)}"
+    column = model._meta.get_field(name)
+    assert isinstance(column, models.Field)
+    return f"{_alias(tables, model)}.{_quote(column.column)}"
 
 
 def _reader(model: type[models.Model], name: str) -> Reader:
-    field = model._meta.get_field(name)
-    assert isinstance(field, models.Field)
-    expression = field.get_col(model._meta.db_table)
+    column = model._meta.get_field(name)
+    assert isinstance(column, models.Field)
+    expression = column.get_col(model._meta.db_table)
     # The same converters, in the same order, as the ORM's SQL compiler applies.
     converters = connection.ops.get_db_converters(expression) + expression.get_db_converters(
         connection
