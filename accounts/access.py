@@ -1,15 +1,23 @@
 """The one place that decides who may see and do what.
 
 Every org-owned lookup goes through ``scoped_get`` (another org's object is a 404, exactly
-like a missing one) and every role decision through ``require_role`` / ``check_role_ceiling``.
-UI views get their ``Identity`` from ``org_view``; API views from ``accounts.api_auth``.
+like a missing one); every role decision through ``check_role_ceiling`` and its kin;
+every permission decision through ``has_permission`` / ``require_permission`` and the grant
+ceiling ``check_grant_ceiling``. UI views get their ``Identity`` from ``org_view``; API views
+from ``accounts.api_auth`` (and ``accounts.api_base.api_view`` checks their permission).
+
+Effective permissions (DESIGN §11): an Admin (or server admin) holds every permission; anyone
+else holds their grants: a service account its individual ones, its teams' and Everyone's; a
+user their teams' and Everyone's; an unmigrated legacy key nothing beyond its role. They are
+read once per request, on first need, and cached on the request's ``Identity`` only, so a change
+applies to the next request of every token.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, Literal, TypeVar, cast
 
@@ -19,9 +27,16 @@ from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django_htmx.middleware import HtmxDetails
 
-from accounts.errors import NotFound, RoleCeilingExceeded
-from accounts.models import Membership, Organization, ServiceAccount, User
+from accounts.errors import (
+    GrantCeilingExceeded,
+    MissingPermission,
+    NotFound,
+    RoleCeilingExceeded,
+)
+from accounts.models import Membership, Organization, ServiceAccount, Team, User
 from accounts.roles import Role
+from accounts.teams import catalogue
+from accounts.teams.models import catalogue_names, held_permissions, permission_sources
 
 IdentityKind = Literal["user", "service-account", "api-key"]
 ModelT = TypeVar("ModelT", bound=models.Model)
@@ -41,9 +56,18 @@ class Identity:
     user: User | None = None
     credential_id: int | None = None  # the ServiceAccount (or unmigrated ApiKey) acting
     is_server_admin: bool = False
+    # Per-request memo of what the database said (see ``held_by``); never shared.
+    cache: dict[str, frozenset[str]] = field(
+        default_factory=dict, compare=False, repr=False, hash=False
+    )
 
     def has_role(self, role: Role) -> bool:
         return self.is_server_admin or Role(self.role).includes(role)
+
+    @property
+    def is_admin(self) -> bool:
+        """Org Admin (or server admin): holds every permission."""
+        return self.has_role(Role.ADMIN)
 
 
 class SignedInRequest(HttpRequest):
@@ -93,11 +117,6 @@ def orgs_for_user(user: User) -> models.QuerySet[Organization]:
     return Organization.objects.filter(memberships__user=user)
 
 
-def require_role(identity: Identity, role: Role) -> None:
-    if not identity.has_role(role):
-        raise PermissionDenied(f"This requires the {Role(role).label} role in {identity.org}.")
-
-
 def require_server_admin(identity: Identity) -> None:
     if not identity.is_server_admin:
         raise PermissionDenied("Permission denied: server admin only")
@@ -113,6 +132,123 @@ def assignable_roles(identity: Identity) -> list[Role]:
     return [role for role in Role if identity.has_role(role)]
 
 
+def check_can_manage_role(identity: Identity, current_role: Role) -> None:
+    """Nobody changes or removes a member whose role is above their own."""
+    if not identity.has_role(current_role):
+        raise RoleCeilingExceeded("Cannot change a member whose role is higher than yours")
+
+
+def require_user_identity(identity: Identity) -> None:
+    """Some changes need a person: a leaked token must not plant a lasting human member."""
+    if identity.kind != "user":
+        raise PermissionDenied("Only users can do this; tokens and API keys cannot.")
+
+
+# --- Permissions ----------------------------------------------------------------------------
+
+# Holding the key implies holding the values' permissions too.
+IMPLIED_BY: dict[str, tuple[str, ...]] = {
+    catalogue.SERVICEACCOUNTS_READ: (catalogue.SERVICEACCOUNTS_WRITE,),
+}
+
+# What a view needs: one permission, any of several, or (None) just membership of the org.
+Needed = str | tuple[str, ...] | None
+
+# Reading what has no permission of its own; pages and API endpoints use the same ones.
+READ_TEAMS: Needed = catalogue.TEAMS_WRITE  # teams show who holds what
+READ_ORG_USERS: Needed = (catalogue.USERS_WRITE, catalogue.TEAMS_WRITE)  # team managers pick them
+READ_CATALOGUE: Needed = None  # it names capabilities, not who holds them
+
+
+def held_by(identity: Identity) -> frozenset[str]:
+    """The permissions granted to the caller (individually, through teams and Everyone).
+
+    One query on first use in a request, then cached on the identity, which lives for one
+    request only. Admin implies more than this: ask ``has_permission``.
+    """
+    held = identity.cache.get("held")
+    if held is None:
+        if identity.kind == "user" and identity.user is not None:
+            held = held_permissions(org_id=identity.org.pk, user_id=identity.user.pk)
+        elif identity.kind == "service-account" and identity.credential_id is not None:
+            held = held_permissions(
+                org_id=identity.org.pk, service_account_id=identity.credential_id
+            )
+        else:  # an unmigrated legacy key acts with its role alone
+            held = frozenset()
+        identity.cache["held"] = held
+    return held
+
+
+def effective_permissions(identity: Identity) -> frozenset[str]:
+    """Everything in the org's catalogue for an Admin, else what the caller holds."""
+    if identity.is_admin:
+        return frozenset(catalogue_names(identity.org))
+    return held_by(identity)
+
+
+def has_permission(identity: Identity, name: str) -> bool:
+    """Admin (no query needed), or holding ``name`` or a permission that implies it."""
+    if identity.is_admin:
+        return True
+    held = held_by(identity)
+    return name in held or any(other in held for other in IMPLIED_BY.get(name, ()))
+
+
+def require_permission(identity: Identity, name: str) -> None:
+    if not has_permission(identity, name):
+        raise MissingPermission([name])
+
+
+def require_any_permission(identity: Identity, *names: str) -> None:
+    if not any(has_permission(identity, name) for name in names):
+        raise MissingPermission(names)
+
+
+def require_access(identity: Identity, needed: Needed) -> None:
+    """The check behind ``org_view`` and ``api_view``: see ``Needed``."""
+    if isinstance(needed, str):
+        require_permission(identity, needed)
+    elif needed is not None:
+        require_any_permission(identity, *needed)
+
+
+def check_grant_ceiling(identity: Identity, names: Iterable[str]) -> None:
+    """Nobody grants a permission they do not hold themselves (directly, or by adding a
+    principal to a team that holds it, or by minting a token of an account that holds it)."""
+    missing = {name for name in names if not has_permission(identity, name)}
+    if missing:
+        raise GrantCeilingExceeded(missing)
+
+
+def check_can_act_as(identity: Identity, account: ServiceAccount) -> None:
+    """Creating a token hands out the account's powers: only to someone who has them."""
+    if not identity.has_role(Role(account.role)):
+        raise RoleCeilingExceeded(
+            "Cannot create a token for a service account whose role is higher than yours"
+        )
+    if not identity.is_admin:
+        check_grant_ceiling(
+            identity, held_permissions(org_id=account.org_id, service_account_id=account.pk)
+        )
+
+
+def effective_permission_sources(account: ServiceAccount) -> list[tuple[str, list[str]]]:
+    """What an account may do and why, in catalogue order: ``individual``, ``role:Admin``,
+    ``team:<name>`` (Everyone included)."""
+    granted = permission_sources(account)
+    is_admin = Role(account.role) == Role.ADMIN
+    result = []
+    for name in catalogue_names(account.org_id):
+        sources = granted.get(name, [])
+        if is_admin:
+            individual = [source for source in sources if source == "individual"]
+            sources = [*individual, f"role:{Role.ADMIN.value}", *sources[len(individual) :]]
+        if sources:
+            result.append((name, sources))
+    return result
+
+
 def parse_id(value: object) -> int:
     """A database id from a URL or body, or Http404 for anything that cannot be one."""
     text = str(value)
@@ -122,9 +258,11 @@ def parse_id(value: object) -> int:
     return int(text)
 
 
-def get_or_404(queryset: models.QuerySet[ModelT], pk: object, message: str = "") -> ModelT:
+def get_or_404(
+    queryset: models.QuerySet[ModelT], pk: object, message: str = "", *, lookup: str = "pk"
+) -> ModelT:
     """``queryset``'s object with this id, or 404. The queryset must already be scoped."""
-    obj = queryset.filter(pk=parse_id(pk)).first()
+    obj = queryset.filter(**{lookup: parse_id(pk)}).first()
     if obj is None:
         raise Http404(message)
     return obj
@@ -139,6 +277,16 @@ def get_service_account(identity: Identity, pk: object) -> ServiceAccount:
     return scoped_get(identity, ServiceAccount.objects.all(), pk)
 
 
+def get_team(identity: Identity, pk: object) -> Team:
+    return scoped_get(identity, Team.objects.all(), pk)
+
+
+def get_member(identity: Identity, user_id: object) -> Membership:
+    """A member of the caller's org by user id (with the user loaded), or 404."""
+    members = Membership.objects.filter(org=identity.org).select_related("user")
+    return get_or_404(members, user_id, lookup="user_id")
+
+
 def get_org(identity: Identity, pk: object) -> Organization:
     """An org the caller may act on, by id: any for a server admin, otherwise only their own;
     anything else is a 404."""
@@ -148,13 +296,14 @@ def get_org(identity: Identity, pk: object) -> Organization:
     return get_or_404(orgs, pk, "Organization not found")
 
 
-def org_view(min_role: Role = Role.ADMIN) -> Callable[[ViewT], ViewT]:
-    """Decorate a browser view: signed in, member of an org, holding at least ``min_role``.
+def org_view(needed: Needed) -> Callable[[ViewT], ViewT]:
+    """Decorate a browser view: signed in, member of an org, and holding ``needed`` (a
+    permission, any of a tuple of them, or None for any member; Admin holds all).
 
-    Sets ``request.identity``; a too-low role gets the friendly 403 page, and a service's
-    ``NotFound`` the 404 page. Put it outermost (before the HTTP method check), so a too-low
-    role is refused whatever the method. The wrapper keeps ``min_role``: the access walk in
-    ``tests/test_access.py`` reads it.
+    Sets ``request.identity``; a missing permission gets the friendly 403 page, and a
+    service's ``NotFound`` the 404 page. Put it outermost (before the HTTP method check), so a
+    missing permission is refused whatever the method. The wrapper keeps ``needed``: the
+    access walk in ``tests/test_access.py`` reads it.
     """
 
     def decorator(view: ViewT) -> ViewT:
@@ -166,13 +315,13 @@ def org_view(min_role: Role = Role.ADMIN) -> Callable[[ViewT], ViewT]:
             if identity is None:
                 raise PermissionDenied("You are not a member of any organization yet.")
             request.identity = identity
-            require_role(identity, min_role)
+            require_access(identity, needed)
             try:
                 return view(request, *args, **kwargs)
             except NotFound as exc:
                 raise Http404(exc.message) from exc
 
-        wrapper.min_role = min_role  # type: ignore[attr-defined]
+        wrapper.needed = needed  # type: ignore[attr-defined]
         return cast(ViewT, wrapper)
 
     return decorator

@@ -1,7 +1,9 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.http import HttpRequest
 
-from accounts.models import Membership, Organization, User
+from accounts.models import Membership, Organization, Team, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -20,3 +22,10 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "created_at", "api_keys_migrated_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
+
+    def save_model(
+        self, request: HttpRequest, obj: Organization, form: forms.ModelForm, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:  # like accounts.services.org_create: every org has its Everyone team
+            Team.objects.create_everyone(obj)

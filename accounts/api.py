@@ -13,31 +13,41 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.access import (
+    READ_ORG_USERS,
     AppRequest,
-    check_role_ceiling,
+    get_member,
     get_org,
     get_service_account,
-    require_role,
+    require_permission,
     require_server_admin,
+    require_user_identity,
 )
 from accounts.api_base import (
     ApiError,
     api_view,
     error_response,
     field,
+    paged,
     parse_json_object,
     role_field,
 )
-from accounts.models import Organization, ServiceAccount, User
+from accounts.models import Membership, Organization, ServiceAccount, User, isoformat
 from accounts.names import name_key
 from accounts.roles import Role
 from accounts.services import (
     membership_add,
+    membership_remove,
+    membership_update,
     org_create,
     service_account_create,
     service_account_delete,
     service_account_update,
     user_create,
+)
+from accounts.teams.catalogue import (
+    SERVICEACCOUNTS_READ,
+    SERVICEACCOUNTS_WRITE,
+    USERS_WRITE,
 )
 
 
@@ -103,63 +113,81 @@ def admin_create_user(request: AppRequest) -> JsonResponse:
 def org_add_user(request: AppRequest, org_id: str) -> JsonResponse:
     identity = request.identity
     org = get_org(identity, org_id)
-    require_role(identity, Role.ADMIN)
+    require_permission(identity, USERS_WRITE)
+    return _add_member(request, org)
+
+
+def _add_member(request: AppRequest, org: Organization) -> JsonResponse:
+    """``{loginOrEmail, role}``: an existing user joins ``org``. Only people may do this."""
+    identity = request.identity
+    require_user_identity(identity)
     data = parse_json_object(request)
     login = field(data, "loginOrEmail", str, required=True).strip()
     role = role_field(data)
-    check_role_ceiling(identity, role)
     user = (
         User.objects.filter(Q(username=login) | Q(email__iexact=login)).first() if login else None
     )
     if user is None:
         raise ApiError(404, "User not found")
-    membership_add(org=org, user=user, role=role)
+    membership_add(identity=identity, org=org, user=user, role=role)
     return JsonResponse({"message": "User added to organization", "userId": user.pk})
+
+
+# --- Members of the caller's org (Grafana's /api/org/users) ---------------------------------
+
+
+def member_to_api(membership: Membership) -> dict:
+    user = membership.user
+    return {
+        "orgId": membership.org_id,
+        "userId": user.pk,
+        "email": user.email,
+        "name": user.name,
+        "login": user.username,
+        "role": membership.role,
+        "lastSeenAt": isoformat(user.last_login),
+    }
+
+
+@api_view({"GET": READ_ORG_USERS, "POST": USERS_WRITE})
+def org_users(request: AppRequest) -> JsonResponse:
+    if request.method == "POST":
+        return _add_member(request, request.identity.org)
+    members = (
+        Membership.objects.filter(org=request.identity.org)
+        .select_related("user")
+        .order_by("user__username", "pk")
+    )
+    return JsonResponse([member_to_api(m) for m in members], safe=False)
+
+
+@api_view({"PATCH": USERS_WRITE, "DELETE": USERS_WRITE})
+def org_user(request: AppRequest, user_id: str) -> JsonResponse:
+    identity = request.identity
+    membership = get_member(identity, user_id)
+    if request.method == "DELETE":
+        membership_remove(identity=identity, org=identity.org, user=membership.user)
+        return JsonResponse({"message": "User removed from organization"})
+    role = role_field(parse_json_object(request))
+    membership_update(identity=identity, org=identity.org, user=membership.user, role=role)
+    return JsonResponse({"message": "Organization user updated"})
 
 
 # --- Service accounts ---------------------------------------------------------------------
 
-MAX_PER_PAGE = 1000
 
-
-def _positive_int_param(request: AppRequest, name: str, default: int) -> int:
-    raw = request.GET.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be a positive whole number") from None
-    if value < 1:
-        raise ApiError(400, f"{name} must be a positive whole number")
-    return value
-
-
-@api_view(["GET"], min_role=Role.ADMIN)
+@api_view({"GET": SERVICEACCOUNTS_READ})
 def service_account_search(request: AppRequest) -> JsonResponse:
-    page = _positive_int_param(request, "page", 1)
-    per_page = _positive_int_param(request, "perpage", MAX_PER_PAGE)
-    if per_page > MAX_PER_PAGE:
-        raise ApiError(400, f"perpage must be at most {MAX_PER_PAGE}")
     accounts = ServiceAccount.objects.for_org(request.identity.org).listing(
         query=request.GET.get("query", ""),
         disabled_only=request.GET.get("disabled") == "true",
         expired_only=request.GET.get("expiredTokens") == "true",
     )
-    total = accounts.count()
-    offset = (page - 1) * per_page
-    rows = accounts[offset : offset + per_page] if offset < total else []
-    return JsonResponse(
-        {
-            "totalCount": total,
-            "serviceAccounts": [account.to_api() for account in rows],
-            "page": page,
-            "perPage": per_page,
-        }
-    )
+    envelope, rows = paged(request, accounts)
+    return JsonResponse({**envelope, "serviceAccounts": [account.to_api() for account in rows]})
 
 
-@api_view(["POST"], min_role=Role.ADMIN)
+@api_view({"POST": SERVICEACCOUNTS_WRITE})
 def service_account_create_view(request: AppRequest) -> JsonResponse:
     data = parse_json_object(request)
     name = field(data, "name", str, required=True)
@@ -171,7 +199,9 @@ def service_account_create_view(request: AppRequest) -> JsonResponse:
     return JsonResponse(account.to_api_profile(), status=201)
 
 
-@api_view(["GET", "PATCH", "DELETE"], min_role=Role.ADMIN)
+@api_view(
+    {"GET": SERVICEACCOUNTS_READ, "PATCH": SERVICEACCOUNTS_WRITE, "DELETE": SERVICEACCOUNTS_WRITE}
+)
 def service_account_detail(request: AppRequest, sa_id: str) -> JsonResponse:
     account = get_service_account(request.identity, sa_id)
     if request.method == "DELETE":

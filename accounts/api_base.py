@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.access import AppRequest, require_role
+from accounts.access import AppRequest, Needed, require_access
 from accounts.api_auth import AuthenticationFailed, authenticate_request
 from accounts.errors import Refusal
 from accounts.roles import Role
@@ -39,15 +40,20 @@ def error_response(status: int, message: str) -> JsonResponse:
 
 
 def api_view(
-    methods: Iterable[str], *, authenticated: bool = True, min_role: Role | None = None
+    methods: Iterable[str] | Mapping[str, Needed], *, authenticated: bool = True
 ) -> Callable[[View], View]:
     """Mark a JSON endpoint. The API authenticates by the Authorization header only, never
     by the session cookie, which is why it is safe to exempt it from CSRF checks.
 
-    Refusals become ``{"message"}`` responses here, once: every ``Refusal`` with its own
-    status (bad credentials 401, Conflict 409, …), a low role 403, a missing or other-org
-    object 404, a service's ValidationError 400."""
-    allowed = frozenset(methods)
+    ``methods`` lists the allowed methods, or maps each to the permission it needs (see
+    ``accounts.access.Needed``; a plain list needs none). Refusals become ``{"message"}``
+    responses here, once: every ``Refusal`` with its own status (bad credentials 401, a
+    missing permission 403, Conflict 409, …), a missing or other-org object 404, a
+    service's ValidationError 400."""
+    needs: Mapping[str, Needed] = (
+        methods if isinstance(methods, Mapping) else dict.fromkeys(methods)
+    )
+    allowed = frozenset(needs)
 
     def decorator(view: View) -> View:
         @csrf_exempt
@@ -70,8 +76,7 @@ def api_view(
             try:
                 if authenticated:
                     request.identity = authenticate_request(request)
-                    if min_role is not None:
-                        require_role(request.identity, min_role)
+                    require_access(request.identity, needs[request.method])
                 return view(request, *args, **kwargs)
             except Refusal as exc:
                 if isinstance(exc, AuthenticationFailed):
@@ -145,3 +150,32 @@ def seconds_to_live(data: dict[str, Any]) -> int:
     if value > MAX_SECONDS_TO_LIVE:
         raise ApiError(400, f"secondsToLive must be at most {MAX_SECONDS_TO_LIVE}")
     return value
+
+
+MAX_PER_PAGE = 1000
+
+
+def _positive_int_param(request: HttpRequest, name: str, default: int) -> int:
+    raw = request.GET.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a positive whole number") from None
+    if value < 1:
+        raise ApiError(400, f"{name} must be a positive whole number")
+    return value
+
+
+def paged(request: HttpRequest, queryset: QuerySet) -> tuple[dict[str, int], list]:
+    """Grafana's ``page`` / ``perpage`` (at most 1000) for search endpoints: the envelope's
+    ``totalCount``, ``page`` and ``perPage``, and this page's rows (none past the end)."""
+    page = _positive_int_param(request, "page", 1)
+    per_page = _positive_int_param(request, "perpage", MAX_PER_PAGE)
+    if per_page > MAX_PER_PAGE:
+        raise ApiError(400, f"perpage must be at most {MAX_PER_PAGE}")
+    total = queryset.count()
+    offset = (page - 1) * per_page
+    rows = list(queryset[offset : offset + per_page]) if offset < total else []
+    return {"totalCount": total, "page": page, "perPage": per_page}, rows

@@ -9,6 +9,8 @@ forms take as it is. Services never raise ``Http404``: a vanished object is ``No
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.core.exceptions import PermissionDenied, ValidationError
 
 ROLE_CEILING_MESSAGE = "Cannot assign a role higher than user's role"
@@ -50,3 +52,28 @@ def message_of(exc: Refusal | ValidationError) -> str:
     if isinstance(exc, Refusal):
         return exc.message
     return " ".join(exc.messages)
+
+
+class MissingPermission(Refusal, PermissionDenied):
+    """The caller holds none of the permissions an action needs (a 403 page in the UI too)."""
+
+    status = 403
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = tuple(names)
+        super().__init__(
+            "You'll need additional permissions to perform this action. Permissions needed: "
+            + " or ".join(self.names)
+        )
+
+
+class GrantCeilingExceeded(Refusal, PermissionDenied):
+    """Someone tried to grant (directly, through a team or a token) what they do not hold."""
+
+    status = 403
+
+    def __init__(self, missing: Iterable[str]) -> None:
+        self.missing = sorted(missing)
+        super().__init__(
+            "Cannot grant permissions you do not hold yourself: " + ", ".join(self.missing)
+        )

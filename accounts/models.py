@@ -194,8 +194,14 @@ class ServiceAccount(NamedModel):
             **self.to_api(),
             "createdAt": isoformat(self.created_at),
             "updatedAt": isoformat(self.updated_at),
-            "teams": [],
+            "teams": self.team_names(),
         }
+
+    def team_names(self) -> list[str]:
+        """Its teams' names, Everyone first."""
+        from accounts.teams.models import teams_of  # the teams module imports this one
+
+        return list(teams_of(self).values_list("name", flat=True))
 
     @property
     def token_count_value(self) -> int:
@@ -212,3 +218,26 @@ def isoformat(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Teams and permissions live in their own module (DESIGN §10); importing them here registers
+# them with the app and keeps ``accounts.models`` the one place to import models from.
+from accounts.teams.models import (  # noqa: E402
+    Permission,
+    ServiceAccountPermission,
+    Team,
+    TeamMember,
+    TeamPermission,
+)
+
+__all__ = [
+    "Membership",
+    "Organization",
+    "Permission",
+    "ServiceAccount",
+    "ServiceAccountPermission",
+    "Team",
+    "TeamMember",
+    "TeamPermission",
+    "User",
+]

@@ -24,6 +24,7 @@ from accounts.forms import RenameForm, ServiceAccountForm
 from accounts.models import ServiceAccount
 from accounts.roles import Role
 from accounts.services import service_account_create, service_account_delete, service_account_update
+from accounts.teams.catalogue import SERVICEACCOUNTS_READ, SERVICEACCOUNTS_WRITE
 from accounts.ui import action_done, confirm, htmx_partial, safe_next_url
 
 LIST_TEMPLATE = "accounts/serviceaccount_list.html"
@@ -57,7 +58,7 @@ def _listing_context(identity: Identity, params: QueryDict) -> dict:
     }
 
 
-@org_view()
+@org_view(SERVICEACCOUNTS_READ)
 @require_GET
 def service_account_list(request: AppRequest) -> HttpResponse:
     context = {"nav_active": "serviceaccounts", **_listing_context(request.identity, request.GET)}
@@ -66,7 +67,7 @@ def service_account_list(request: AppRequest) -> HttpResponse:
     return render(request, LIST_TEMPLATE, context)
 
 
-@org_view()
+@org_view(SERVICEACCOUNTS_WRITE)
 @require_http_methods(["GET", "POST"])
 def service_account_create_view(request: AppRequest) -> HttpResponse:
     roles = assignable_roles(request.identity)
@@ -104,7 +105,7 @@ def _detail_context(request: AppRequest, account: ServiceAccount, **extra: Any) 
     }
 
 
-@org_view()
+@org_view(SERVICEACCOUNTS_READ)
 @require_GET
 def service_account_detail(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
@@ -120,7 +121,7 @@ def service_account_detail(request: AppRequest, sa_id: str) -> HttpResponse:
     return render(request, DETAIL_TEMPLATE, context)
 
 
-@org_view()
+@org_view(SERVICEACCOUNTS_WRITE)
 @require_http_methods(["GET", "POST"])
 def service_account_name(request: AppRequest, sa_id: str) -> HttpResponse:
     """Inline rename: GET gives the form (or, with ?cancel, the name again); POST saves."""
@@ -157,7 +158,7 @@ def service_account_name(request: AppRequest, sa_id: str) -> HttpResponse:
     return redirect(detail_url)
 
 
-@org_view()
+@org_view(SERVICEACCOUNTS_WRITE)
 @require_POST
 def service_account_role(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
@@ -183,7 +184,7 @@ def service_account_role(request: AppRequest, sa_id: str) -> HttpResponse:
     return redirect(safe_next_url(request, reverse("serviceaccount", args=[account.pk])))
 
 
-@org_view()
+@org_view(SERVICEACCOUNTS_WRITE)
 @require_http_methods(["GET", "POST"])
 def service_account_disable(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
@@ -194,7 +195,7 @@ def service_account_disable(request: AppRequest, sa_id: str) -> HttpResponse:
     return action_done(request, event=ACCOUNTS_CHANGED, next_url=next_url)
 
 
-@org_view()
+@org_view(SERVICEACCOUNTS_WRITE)
 @require_POST
 def service_account_enable(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
@@ -203,7 +204,7 @@ def service_account_enable(request: AppRequest, sa_id: str) -> HttpResponse:
     return action_done(request, event=ACCOUNTS_CHANGED, next_url=next_url)
 
 
-@org_view()
+@org_view(SERVICEACCOUNTS_WRITE)
 @require_http_methods(["GET", "POST"])
 def service_account_delete_view(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)

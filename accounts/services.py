@@ -12,9 +12,17 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, models, transaction
 
-from accounts.access import Identity, check_role_ceiling
-from accounts.errors import Conflict, NotFound
-from accounts.models import MAIN_ORG_ID, Membership, Organization, ServiceAccount, User
+from accounts.access import Identity, check_can_manage_role, check_role_ceiling
+from accounts.errors import Conflict, NotFound, Refusal
+from accounts.models import (
+    MAIN_ORG_ID,
+    Membership,
+    Organization,
+    ServiceAccount,
+    Team,
+    TeamMember,
+    User,
+)
 from accounts.names import fits, login_slug
 from accounts.roles import Role
 
@@ -67,9 +75,10 @@ def clean_name(name: str, *, what: str, max_length: int) -> str:
 
 @transaction.atomic
 def org_create(*, name: str, creator: User | None = None) -> Organization:
-    """Create an org; its creator (if any) becomes its Admin, as in Grafana."""
+    """Create an org with its Everyone team; its creator (if any) becomes its Admin."""
     org = Organization(name=clean_name(name, what="Organization name", max_length=190))
     save_unique(org, conflict="Organization name taken")
+    Team.objects.create_everyone(org)
     if creator is not None:
         Membership.objects.create(org=org, user=creator, role=Role.ADMIN)
     return org
@@ -113,13 +122,68 @@ def user_create(
     return user
 
 
-def membership_add(*, org: Organization, user: User, role: Role) -> Membership:
+@transaction.atomic
+def membership_add(*, identity: Identity, org: Organization, user: User, role: Role) -> Membership:
+    """Make ``user`` a member of ``org``, never with a role above the caller's."""
+    check_role_ceiling(identity, role)
     membership = Membership(org=org, user=user, role=role)
     save_unique(membership, conflict="User is already member of this organization")
     if user.current_org_id is None:
         user.current_org = org
         user.save(update_fields=["current_org"])
     return membership
+
+
+LAST_ADMIN_DEMOTE = "Cannot change role so that there is no organization admin left"
+LAST_ADMIN_REMOVE = "Cannot remove the last organization admin"
+
+
+def _lock_for_change(org: Organization, user: User) -> tuple[Membership, int]:
+    """The member's row and the number of Admins, with every Admin row locked (in id order,
+    so concurrent changes queue instead of deadlocking). Two parallel demotions thus cannot
+    each see the other Admin still there and leave the org with none."""
+    admins = list(
+        Membership.objects.select_for_update()
+        .filter(org=org, role=Role.ADMIN)
+        .order_by("pk")
+        .values_list("user_id", flat=True)
+    )
+    membership = Membership.objects.select_for_update().filter(org=org, user=user).first()
+    if membership is None:
+        raise NotFound("User not found in this organization")
+    return membership, len(admins)
+
+
+@transaction.atomic
+def membership_update(
+    *, identity: Identity, org: Organization, user: User, role: Role
+) -> Membership:
+    """Change a member's role: not above the caller's, not of someone above the caller, and
+    never the org's last Admin away from Admin."""
+    check_role_ceiling(identity, role)
+    membership, admin_count = _lock_for_change(org, user)
+    check_can_manage_role(identity, Role(membership.role))
+    if membership.role == Role.ADMIN and role != Role.ADMIN and admin_count <= 1:
+        raise Refusal(LAST_ADMIN_DEMOTE)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, identity: Identity, org: Organization, user: User) -> None:
+    """Remove a member (never the last Admin) with their team memberships in ``org``."""
+    membership, admin_count = _lock_for_change(org, user)
+    check_can_manage_role(identity, Role(membership.role))
+    if membership.role == Role.ADMIN and admin_count <= 1:
+        raise Refusal(LAST_ADMIN_REMOVE)
+    TeamMember.objects.filter(team__org=org, user=user).delete()
+    membership.delete()
+    if user.current_org_id == org.pk:
+        user.current_org = (
+            Organization.objects.filter(memberships__user=user).order_by("pk").first()
+        )
+        user.save(update_fields=["current_org"])
 
 
 def switch_org(*, user: User, org: Organization) -> None:

@@ -7,14 +7,19 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import SignedInRequest
+from accounts.access import SignedInRequest, current_identity, has_permission
 from accounts.forms import SwitchOrgForm
 from accounts.services import switch_org
+from accounts.teams.catalogue import SERVICEACCOUNTS_READ
 from accounts.ui import safe_next_url
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    """Service accounts, or the profile for someone who may not see them."""
+    identity = current_identity(request.user) if request.user.is_authenticated else None
+    if identity is not None and not has_permission(identity, SERVICEACCOUNTS_READ):
+        return redirect("profile")
     return redirect("serviceaccounts")
 
 

@@ -14,12 +14,12 @@ from accounts.api_base import (
     role_field,
     seconds_to_live,
 )
-from accounts.roles import Role
+from accounts.teams.catalogue import APIKEYS_WRITE
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, api_key_delete, hide_api_keys, migrate_keys
 
 
-@api_view(["GET", "POST"], min_role=Role.ADMIN)
+@api_view({"GET": APIKEYS_WRITE, "POST": APIKEYS_WRITE})
 def keys(request: AppRequest) -> JsonResponse:
     org = request.identity.org
     if request.method == "GET":
@@ -37,19 +37,19 @@ def keys(request: AppRequest) -> JsonResponse:
     return JsonResponse({"id": key.pk, "name": key.name, "key": secret})
 
 
-@api_view(["DELETE"], min_role=Role.ADMIN)
+@api_view({"DELETE": APIKEYS_WRITE})
 def key_detail(request: AppRequest, key_id: str) -> JsonResponse:
     key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
     api_key_delete(key=key)
     return JsonResponse({"message": "API key deleted"})
 
 
-@api_view(["POST"], min_role=Role.ADMIN)
+@api_view({"POST": APIKEYS_WRITE})
 def migrate_all(request: AppRequest) -> JsonResponse:
     return JsonResponse(migrate_keys(request.identity.org).to_api())
 
 
-@api_view(["POST"], min_role=Role.ADMIN)
+@api_view({"POST": APIKEYS_WRITE})
 def migrate_one(request: AppRequest, key_id: str) -> JsonResponse:
     key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
     result = migrate_keys(request.identity.org, key_ids=[key.pk], mark_org=False)
@@ -63,12 +63,12 @@ def migrate_one(request: AppRequest, key_id: str) -> JsonResponse:
     )
 
 
-@api_view(["GET"], min_role=Role.ADMIN)
+@api_view({"GET": APIKEYS_WRITE})
 def migration_status(request: AppRequest) -> JsonResponse:
     return JsonResponse({"migrated": request.identity.org.api_keys_migrated_at is not None})
 
 
-@api_view(["POST"], min_role=Role.ADMIN)
+@api_view({"POST": APIKEYS_WRITE})
 def hide(request: AppRequest) -> JsonResponse:
     hide_api_keys(request.identity.org)
     return JsonResponse({"message": "API keys hidden"})

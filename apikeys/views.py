@@ -19,6 +19,7 @@ from django_htmx.http import trigger_client_event
 from accounts.access import AppRequest, assignable_roles, org_view, scoped_get
 from accounts.errors import Conflict, RoleCeilingExceeded, message_of
 from accounts.roles import Role
+from accounts.teams.catalogue import APIKEYS_WRITE
 from accounts.ui import action_done, confirm, htmx_partial
 from apikeys.forms import ApiKeyForm
 from apikeys.models import ApiKey
@@ -70,7 +71,7 @@ def _hidden_redirect(request: AppRequest) -> HttpResponse | None:
     return None
 
 
-@org_view()
+@org_view(APIKEYS_WRITE)
 @require_GET
 def api_keys(request: AppRequest) -> HttpResponse:
     if hidden := _hidden_redirect(request):
@@ -82,7 +83,7 @@ def api_keys(request: AppRequest) -> HttpResponse:
 
 
 @never_cache
-@org_view()
+@org_view(APIKEYS_WRITE)
 @require_POST
 def api_key_new(request: AppRequest) -> HttpResponse:
     """Create a key; the response that reveals it is the only place it ever appears."""
@@ -111,7 +112,7 @@ def api_key_new(request: AppRequest) -> HttpResponse:
     return render(request, PAGE_TEMPLATE, context)
 
 
-@org_view()
+@org_view(APIKEYS_WRITE)
 @require_http_methods(["GET", "POST"])
 def api_key_delete_view(request: AppRequest, key_id: str) -> HttpResponse:
     key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
@@ -124,7 +125,7 @@ def api_key_delete_view(request: AppRequest, key_id: str) -> HttpResponse:
     return action_done(request, event=KEYS_CHANGED, next_url=reverse("apikeys"))
 
 
-@org_view()
+@org_view(APIKEYS_WRITE)
 @require_http_methods(["GET", "POST"])
 def api_key_migrate_one(request: AppRequest, key_id: str) -> HttpResponse:
     key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
@@ -139,7 +140,7 @@ def api_key_migrate_one(request: AppRequest, key_id: str) -> HttpResponse:
     return action_done(request, event=KEYS_CHANGED, next_url=reverse("apikeys"))
 
 
-@org_view()
+@org_view(APIKEYS_WRITE)
 @require_http_methods(["GET", "POST"])
 def migrate_all(request: AppRequest) -> HttpResponse:
     """GET previews what will happen; POST migrates and answers with the summary."""
@@ -159,7 +160,7 @@ def migrate_all(request: AppRequest) -> HttpResponse:
     return render(request, MIGRATE_TEMPLATE, context)
 
 
-@org_view()
+@org_view(APIKEYS_WRITE)
 @require_http_methods(["GET", "POST"])
 def hide_view(request: AppRequest) -> HttpResponse:
     """Hiding leads away from the page it hides, so its dialog posts without htmx."""

@@ -45,7 +45,9 @@ def seed(total_tokens: int) -> dict[str, object]:
     org = org_create(name=ORG_NAME)
     admin = Identity(kind="user", org=org, role=Role.ADMIN, is_server_admin=True)
     account = service_account_create(identity=admin, name=ACCOUNT_NAME, role=Role.ADMIN)
-    _token, secret = token_create(account=account, name="bench-real", expires_at=None)
+    _token, secret = token_create(
+        identity=admin, account=account, name="bench-real", expires_at=None
+    )
 
     now = timezone.now()
     for start in range(1, total_tokens, BATCH_SIZE):

@@ -1,11 +1,12 @@
 """Every JSON endpoint, at Grafana's paths. Kept in one list so the OpenAPI test can walk it.
 
-Fixed paths under ``serviceaccounts/`` come before ``serviceaccounts/<id>``.
+Fixed paths under ``serviceaccounts/`` and ``teams/`` come before ``…/<id>``.
 """
 
 from django.urls import path
 
 from accounts import api as accounts_api
+from accounts.teams import api as teams_api
 from apikeys import api as apikeys_api
 from tokens import api as tokens_api
 
@@ -14,6 +15,8 @@ urlpatterns = [
     path("openapi.json", accounts_api.openapi, name="api-openapi"),
     path("org", accounts_api.current_org, name="api-org"),
     path("org/", accounts_api.current_org),
+    path("org/users", accounts_api.org_users, name="api-org-members"),
+    path("org/users/<str:user_id>", accounts_api.org_user, name="api-org-member"),
     path("user", accounts_api.current_user, name="api-user"),
     path("orgs", accounts_api.orgs, name="api-orgs"),
     path("orgs/<str:org_id>/users", accounts_api.org_add_user, name="api-org-users"),
@@ -40,10 +43,34 @@ urlpatterns = [
         accounts_api.service_account_detail,
         name="api-serviceaccount",
     ),
+    path(
+        "serviceaccounts/<str:sa_id>/permissions",
+        teams_api.service_account_permissions,
+        name="api-serviceaccount-permissions",
+    ),
     path("serviceaccounts/<str:sa_id>/tokens", tokens_api.tokens, name="api-tokens"),
     path(
         "serviceaccounts/<str:sa_id>/tokens/<str:token_id>",
         tokens_api.token_detail,
         name="api-token",
     ),
+    path("teams", teams_api.teams, name="api-teams"),
+    path("teams/search", teams_api.team_search, name="api-teams-search"),
+    path("teams/<str:team_id>", teams_api.team_detail, name="api-team"),
+    path("teams/<str:team_id>/members", teams_api.members, name="api-team-members"),
+    path(
+        "teams/<str:team_id>/members/<str:user_id>",
+        teams_api.member_user,
+        name="api-team-member",
+    ),
+    path(
+        "teams/<str:team_id>/serviceaccounts/<str:sa_id>",
+        teams_api.member_service_account,
+        name="api-team-serviceaccount",
+    ),
+    path(
+        "teams/<str:team_id>/permissions", teams_api.team_permissions, name="api-team-permissions"
+    ),
+    path("permissions", teams_api.permissions, name="api-permissions"),
+    path("permissions/<str:name>", teams_api.permission_detail, name="api-permission"),
 ]

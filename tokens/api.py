@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from accounts.access import AppRequest, get_or_404, get_service_account
 from accounts.api_base import api_view, field, parse_json_object, seconds_to_live
-from accounts.roles import Role
+from accounts.teams.catalogue import SERVICEACCOUNTS_READ, SERVICEACCOUNTS_WRITE
 from tokens.services import token_create, token_delete
 
 
-@api_view(["GET", "POST"], min_role=Role.ADMIN)
+@api_view({"GET": SERVICEACCOUNTS_READ, "POST": SERVICEACCOUNTS_WRITE})
 def tokens(request: AppRequest, sa_id: str) -> JsonResponse:
     account = get_service_account(request.identity, sa_id)
     if request.method == "GET":
@@ -24,6 +24,7 @@ def tokens(request: AppRequest, sa_id: str) -> JsonResponse:
     ttl = seconds_to_live(data)
     now = timezone.now()
     token, secret = token_create(
+        identity=request.identity,
         account=account,
         name=name,
         expires_at=now + timedelta(seconds=ttl) if ttl else None,
@@ -32,7 +33,7 @@ def tokens(request: AppRequest, sa_id: str) -> JsonResponse:
     return JsonResponse({"id": token.pk, "name": token.name, "key": secret})
 
 
-@api_view(["DELETE"], min_role=Role.ADMIN)
+@api_view({"DELETE": SERVICEACCOUNTS_WRITE})
 def token_detail(request: AppRequest, sa_id: str, token_id: str) -> JsonResponse:
     account = get_service_account(request.identity, sa_id)
     token = get_or_404(account.tokens.all(), token_id)

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.access import Identity, check_can_act_as
 from accounts.errors import NotFound
 from accounts.models import ServiceAccount
 from accounts.names import name_key
@@ -63,18 +64,26 @@ def suggest_token_name(account: ServiceAccount) -> str:
 @transaction.atomic
 def token_create(
     *,
+    identity: Identity,
     account: ServiceAccount,
     name: str,
     expires_at: datetime | None,
     now: datetime | None = None,
 ) -> tuple[ServiceAccountToken, str]:
-    """Create a token; returns it with its secret, which exists only in this return value."""
+    """Create a token; returns it with its secret, which exists only in this return value.
+
+    A token acts as its account, so only someone with the account's role and permissions may
+    create one (``check_can_act_as``).
+    """
     now = now or timezone.now()
     name = clean_name(name, what="Token name", max_length=ServiceAccountToken.NAME_MAX_LENGTH)
     check_expiry(expires_at, now)
-    # Lock the account so a concurrent delete can't leave the token pointing nowhere.
-    if not ServiceAccount.objects.select_for_update().filter(pk=account.pk).exists():
+    # Lock the account so a concurrent delete can't leave the token pointing nowhere, and
+    # decide on its current role and grants.
+    locked = ServiceAccount.objects.select_for_update().filter(pk=account.pk).first()
+    if locked is None:
         raise NotFound()
+    check_can_act_as(identity, locked)
     secret = token_format.generate(settings.KEYHOUSE_TOKEN_PREFIX)
     token = ServiceAccountToken(
         service_account=account,

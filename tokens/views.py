@@ -20,8 +20,9 @@ from django.views.decorators.http import require_http_methods
 from django_htmx.http import trigger_client_event
 
 from accounts.access import AppRequest, get_or_404, get_service_account, org_view
-from accounts.errors import Conflict
+from accounts.errors import Refusal
 from accounts.models import ServiceAccount
+from accounts.teams.catalogue import SERVICEACCOUNTS_WRITE
 from accounts.ui import action_done, confirm, htmx_partial
 from tokens.forms import TokenForm
 from tokens.services import suggest_token_name, token_create, token_delete
@@ -31,7 +32,7 @@ TOKENS_CHANGED = "tokensChanged"
 
 
 @never_cache
-@org_view()
+@org_view(SERVICEACCOUNTS_WRITE)
 @require_http_methods(["GET", "POST"])
 def token_add(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
@@ -44,11 +45,14 @@ def token_add(request: AppRequest, sa_id: str) -> HttpResponse:
     if form.is_valid():
         try:
             token, secret = token_create(
-                account=account, name=form.cleaned_data["name"], expires_at=form.expires_at
+                identity=request.identity,
+                account=account,
+                name=form.cleaned_data["name"],
+                expires_at=form.expires_at,
             )
         except ValidationError as exc:
             form.add_error("expires_on" if exc.code and "expiry" in exc.code else "name", exc)
-        except Conflict as exc:
+        except Refusal as exc:  # a taken name, or an account holding more than the caller
             form.add_error("name", exc.message)
         else:
             partial = "#dialog_body" if htmx_partial(request) else ""
@@ -70,7 +74,7 @@ def _render(
     return render(request, f"{DIALOG_TEMPLATE}{partial}", context)
 
 
-@org_view()
+@org_view(SERVICEACCOUNTS_WRITE)
 @require_http_methods(["GET", "POST"])
 def token_delete_view(request: AppRequest, sa_id: str, token_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
