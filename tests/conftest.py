@@ -8,7 +8,7 @@ from django.test import Client
 from accounts.access import Identity
 from accounts.models import Organization, ServiceAccount, User
 from accounts.roles import Role
-from accounts.services import service_account_create
+from accounts.services import org_create, service_account_create
 from apikeys.services import api_key_create
 from tests.helpers import make_user, signed_in
 
@@ -27,12 +27,12 @@ def _fast_password_hashing(settings) -> None:
 
 @pytest.fixture
 def org(db) -> Organization:
-    return Organization.objects.create(name="Acme")
+    return org_create(name="Acme")
 
 
 @pytest.fixture
 def other_org(db) -> Organization:
-    return Organization.objects.create(name="Globex")
+    return org_create(name="Globex")
 
 
 @pytest.fixture

@@ -12,7 +12,17 @@ from urllib.parse import urlsplit
 from django.http import HttpResponse
 from django.test import Client
 
-from accounts.models import Membership, Organization, User
+from accounts.access import Identity
+from accounts.models import (
+    Membership,
+    Organization,
+    ServiceAccount,
+    ServiceAccountPermission,
+    Team,
+    TeamMember,
+    TeamPermission,
+    User,
+)
 from accounts.roles import Role
 
 if TYPE_CHECKING:
@@ -47,6 +57,38 @@ def make_user(username: str, org: Organization | None, role: Role | None, **extr
     if org is not None and role is not None:
         Membership.objects.create(org=org, user=user, role=role)
     return user
+
+
+def grant(principal: User | ServiceAccount, *permissions: str, org: Organization | None = None):
+    """Test setup, past the services and their ceilings: a user gets ``permissions`` through
+    a team of their own; a service account individually."""
+    if isinstance(principal, ServiceAccount):
+        ServiceAccountPermission.objects.bulk_create(
+            ServiceAccountPermission(service_account=principal, permission=name)
+            for name in permissions
+        )
+        return principal
+    org = org or principal.current_org
+    team, _ = Team.objects.get_or_create(org=org, name=f"{principal.username} team")
+    TeamMember.objects.get_or_create(team=team, user=principal)
+    TeamPermission.objects.bulk_create(
+        TeamPermission(team=team, permission=name) for name in permissions
+    )
+    return team
+
+
+def identity_of(principal: User | ServiceAccount, org: Organization | None = None) -> Identity:
+    """The Identity a request by this user (in ``org``) or this account's token would get."""
+    if isinstance(principal, ServiceAccount):
+        return Identity(
+            kind="service-account",
+            org=principal.org,
+            role=Role(principal.role),
+            credential_id=principal.pk,
+        )
+    org = org or principal.current_org
+    role = Membership.objects.get(org=org, user=principal).role
+    return Identity(kind="user", org=org, role=Role(role), user=principal)
 
 
 def signed_in(user: User, **kwargs: Any) -> Client:

@@ -14,9 +14,9 @@ from grafana_client.client import (
     GrafanaUnauthorizedError,
 )
 
-from accounts.models import ServiceAccount
+from accounts.models import Membership, ServiceAccount
 from accounts.roles import Role
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -173,3 +173,72 @@ def test_tokens_round_trip(connect, grafana):
     deleted = grafana.serviceaccount.delete_token(account["id"], new["id"])
     assert deleted == {"message": "Service account token deleted"}
     assert grafana.serviceaccount.get_tokens(account["id"]) == []
+
+
+def test_teams_round_trip(grafana, org, editor):
+    created = grafana.teams.add_team({"name": "Ops", "email": "ops@example.com"})
+    assert created["message"] == "Team created"
+    team_id = created["teamId"]
+
+    teams = grafana.teams.search_teams()  # walks pages until a short one
+    assert {team["name"]: team["builtIn"] for team in teams} == {"Everyone": True, "Ops": False}
+    assert [t["id"] for t in grafana.teams.search_teams(query="op", page=1, perpage=10)] == [
+        team_id
+    ]
+    assert grafana.teams.get_team_by_name("ops")[0]["id"] == team_id
+
+    team = grafana.teams.get_team(team_id)
+    assert (team["id"], team["orgId"], team["name"], team["email"]) == (
+        team_id,
+        org.pk,
+        "Ops",
+        "ops@example.com",
+    )
+
+    assert grafana.teams.add_team_member(team_id, editor.pk) == {"message": "Member added to Team"}
+    members = grafana.teams.get_team_members(team_id)
+    assert [(m["userId"], m["login"], m["teamId"]) for m in members] == [
+        (editor.pk, "eddie", team_id)
+    ]
+    assert grafana.teams.remove_team_member(team_id, editor.pk) == {
+        "message": "Team Member removed"
+    }
+    assert grafana.teams.get_team_members(team_id) == []
+
+    assert grafana.teams.delete_team(team_id) == {"message": "Team deleted"}
+    with pytest.raises(GrafanaClientError) as excinfo:
+        grafana.teams.get_team(team_id)
+    assert excinfo.value.status_code == 404
+
+
+def test_everyone_refuses_changes(grafana, org, editor):
+    everyone = grafana.teams.get_team_by_name("Everyone")[0]
+    with pytest.raises(GrafanaBadInputError):
+        grafana.teams.delete_team(everyone["id"])
+    with pytest.raises(GrafanaBadInputError):
+        grafana.teams.add_team_member(everyone["id"], editor.pk)
+
+
+def test_current_organization_users(grafana, org, admin, other_org):
+    newcomer = make_user("newcomer", other_org, Role.VIEWER)
+    users = grafana.organization.get_current_organization_users()
+    assert [(u["login"], u["role"], u["orgId"]) for u in users] == [("alice", "Admin", org.pk)]
+
+    added = grafana.organization.add_user_current_organization(
+        {"loginOrEmail": "newcomer@example.com", "role": "Viewer"}
+    )
+    assert added == {"message": "User added to organization", "userId": newcomer.pk}
+    updated = grafana.organization.update_user_current_organization(newcomer.pk, {"role": "Editor"})
+    assert updated == {"message": "Organization user updated"}
+    roles = {u["login"]: u["role"] for u in grafana.organization.get_current_organization_users()}
+    assert roles == {"alice": "Admin", "newcomer": "Editor"}
+
+    with pytest.raises(GrafanaBadInputError):  # the last Admin stays
+        grafana.organization.update_user_current_organization(admin.pk, {"role": "Viewer"})
+
+    removed = grafana.organization.delete_user_current_organization(newcomer.pk)
+    assert removed == {"message": "User removed from organization"}
+    assert not Membership.objects.filter(org=org, user=newcomer).exists()
+    with pytest.raises(GrafanaClientError) as excinfo:
+        grafana.organization.delete_user_current_organization(newcomer.pk)
+    assert excinfo.value.status_code == 404

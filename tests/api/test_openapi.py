@@ -20,8 +20,10 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 import config.api_urls
 import config.urls
 from accounts import api as accounts_api
+from accounts.models import Team
 from accounts.roles import Role
 from accounts.services import service_account_create
+from accounts.teams.services import permission_create, team_create
 from apikeys.services import api_key_create
 from tests.helpers import PASSWORD, basic_auth, call, make_user
 from tokens.services import token_create
@@ -320,6 +322,17 @@ ACME = {"orgId": "acme"}
 NEW_KEY = {"name": "k", "role": "Viewer", "secondsToLive": 3600}
 ADD = {"loginOrEmail": "newbie", "role": "Viewer"}
 USER_U1 = {"login": "u1", "password": "S3cure-pass!"}
+TEAM = "/api/teams/{teamId}"
+MEMBERS = TEAM + "/members"
+TEAM_SA = TEAM + "/serviceaccounts/{serviceAccountId}"
+TEAM_PERMISSIONS = TEAM + "/permissions"
+SA_PERMISSIONS = SA + "/permissions"
+PERMISSION = "/api/permissions/{name}"
+ORG_USERS = "/api/org/users"
+ORG_USER = ORG_USERS + "/{userId}"
+OPS = {"teamId": "ops"}
+EVERYONE = {"teamId": "everyone"}
+EDDIE = {"userId": "eddie"}
 
 # One scenario per documented operation: its steps run in order on a fresh world, and every
 # answer must have the expected status and match the documented schema.
@@ -448,16 +461,117 @@ SCENARIOS: dict[str, list[Step]] = {
         Step("POST", MIGRATE, 200),
         Step("POST", "/api/serviceaccounts/hideApiKeys", 200),
     ],
+    # Teams, permissions and org members (DESIGN §11)
+    "POST /api/teams": [
+        Step("POST", "/api/teams", 200, body={"name": "Dev", "email": "dev@example.com"}),
+        Step("POST", "/api/teams", 409, body={"name": "dev"}),
+        Step("POST", "/api/teams", 400, body={"name": ""}),
+        Step("POST", "/api/teams", 403, who="vera", body={"name": "x"}),
+    ],
+    "GET /api/teams/search": [
+        Step("GET", "/api/teams/search", 200, query="?query=o&perpage=1&page=2"),
+        Step("GET", "/api/teams/search", 200, query="?name=ops"),
+        Step("GET", "/api/teams/search", 400, query="?perpage=0"),
+        Step("GET", "/api/teams/search", 403, who="vera"),
+    ],
+    f"GET {TEAM}": [
+        Step("GET", TEAM, 200, ids=OPS),
+        Step("GET", TEAM, 200, ids=EVERYONE, returns={"builtIn": True}),
+        Step("GET", TEAM, 404, ids={"teamId": "globex_everyone"}),
+    ],
+    f"PUT {TEAM}": [
+        Step("PUT", TEAM, 200, ids=OPS, body={"name": "Operations", "email": "o@example.com"}),
+        Step("PUT", TEAM, 409, ids=OPS, body={"name": "everyone"}),
+        Step("PUT", TEAM, 400, ids=EVERYONE, body={"name": "All"}),
+    ],
+    f"DELETE {TEAM}": [
+        Step("DELETE", TEAM, 400, ids=EVERYONE),
+        Step("DELETE", TEAM, 200, ids=OPS),
+        Step("DELETE", TEAM, 404, ids=OPS),
+    ],
+    f"GET {MEMBERS}": [
+        Step("POST", MEMBERS, 200, ids=OPS, body={"serviceAccountId": "doc_bot"}),
+        Step("GET", MEMBERS, 200, ids=OPS),
+        Step("GET", MEMBERS, 200, ids=EVERYONE),
+    ],
+    f"POST {MEMBERS}": [
+        Step("POST", MEMBERS, 200, ids=OPS, body={"userId": "eddie"}),
+        Step("POST", MEMBERS, 200, ids=OPS, body={"serviceAccountId": "doc_bot"}),
+        Step("POST", MEMBERS, 409, ids=OPS, body={"userId": "eddie"}),
+        Step("POST", MEMBERS, 400, ids=OPS, body={}),
+        Step("POST", MEMBERS, 400, ids=EVERYONE, body={"userId": "eddie"}),
+        Step("POST", MEMBERS, 404, ids={"teamId": "missing"}, body={"userId": "eddie"}),
+    ],
+    f"DELETE {MEMBERS}/{{userId}}": [
+        Step("POST", MEMBERS, 200, ids=OPS, body={"userId": "eddie"}),
+        Step("DELETE", MEMBERS + "/{userId}", 200, ids={**OPS, "userId": "eddie"}),
+        Step("DELETE", MEMBERS + "/{userId}", 404, ids={**OPS, "userId": "eddie"}),
+    ],
+    f"DELETE {TEAM_SA}": [
+        Step("POST", MEMBERS, 200, ids=OPS, body={"serviceAccountId": "doc_bot"}),
+        Step("DELETE", TEAM_SA, 200, ids={**OPS, **DOC_BOT}),
+        Step("DELETE", TEAM_SA, 404, ids={**OPS, **DOC_BOT}),
+        Step("DELETE", TEAM_SA, 400, ids={**EVERYONE, **DOC_BOT}),
+    ],
+    f"GET {TEAM_PERMISSIONS}": [Step("GET", TEAM_PERMISSIONS, 200, ids=OPS)],
+    f"PUT {TEAM_PERMISSIONS}": [
+        Step("PUT", TEAM_PERMISSIONS, 200, ids=OPS, body={"permissions": ["teams:write"]}),
+        Step("PUT", TEAM_PERMISSIONS, 400, ids=OPS, body={"permissions": ["nope:nope"]}),
+    ],
+    f"GET {SA_PERMISSIONS}": [
+        Step("GET", SA_PERMISSIONS, 200, ids=DOC_BOT),
+        Step("GET", SA_PERMISSIONS, 403, who=("Bearer", "doomed_secret"), ids=DOC_BOT),
+    ],
+    f"PUT {SA_PERMISSIONS}": [
+        Step("PUT", SA_PERMISSIONS, 200, ids=DOC_BOT, body={"permissions": ["apikeys:write"]}),
+        Step("PUT", SA_PERMISSIONS, 400, ids=DOC_BOT, body={"permissions": "apikeys:write"}),
+        Step("GET", SA, 200, ids=DOC_BOT, returns={"teams": ["Everyone"]}),
+    ],
+    "GET /api/permissions": [Step("GET", "/api/permissions", 200, who="vera")],
+    "POST /api/permissions": [
+        Step("POST", "/api/permissions", 201, body={"name": "alerts:read"}),
+        Step("POST", "/api/permissions", 409, body={"name": "alerts:read"}),
+        Step("POST", "/api/permissions", 400, body={"name": "Bad"}),
+    ],
+    f"DELETE {PERMISSION}": [
+        Step("DELETE", PERMISSION, 400, ids={"name": "builtin_permission"}),
+        Step("DELETE", PERMISSION, 200, ids={"name": "custom_permission"}),
+        Step("DELETE", PERMISSION, 404, ids={"name": "custom_permission"}),
+    ],
+    f"GET {ORG_USERS}": [
+        Step("GET", ORG_USERS, 200),
+        Step("GET", ORG_USERS, 403, who="vera"),
+    ],
+    f"POST {ORG_USERS}": [
+        Step("POST", ORG_USERS, 200, body=ADD),
+        Step("POST", ORG_USERS, 409, body=ADD),
+        Step("POST", ORG_USERS, 404, body={**ADD, "loginOrEmail": "ghost"}),
+        Step("POST", ORG_USERS, 403, who=("Bearer", "doomed_secret"), body=ADD),
+    ],
+    f"PATCH {ORG_USER}": [
+        Step("PATCH", ORG_USER, 200, ids=EDDIE, body={"role": "Viewer"}),
+        Step("PATCH", ORG_USER, 400, ids=EDDIE, body={"role": "Boss"}),
+        Step("PATCH", ORG_USER, 400, ids={"userId": "alice"}, body={"role": "Viewer"}),
+        Step("PATCH", ORG_USER, 404, ids={"userId": "missing"}, body={"role": "Viewer"}),
+    ],
+    f"DELETE {ORG_USER}": [
+        Step("DELETE", ORG_USER, 400, ids={"userId": "alice"}),
+        Step("DELETE", ORG_USER, 200, ids=EDDIE),
+        Step("DELETE", ORG_USER, 404, ids=EDDIE),
+    ],
 }
 
 
 @pytest.fixture
-def world(org, other_org, admin, viewer, server_admin, org_admin) -> dict[str, int | str]:
-    """What the scenarios act on, by name: Acme with two accounts, a token and three keys."""
+def world(org, other_org, admin, editor, viewer, server_admin, org_admin) -> dict[str, int | str]:
+    """What the scenarios act on, by name: Acme with two accounts, a token, three keys, the
+    team Ops and a custom permission."""
     make_user("newbie", other_org, Role.VIEWER)
     doc_bot = service_account_create(identity=org_admin, name="doc-bot")
     service_account_create(identity=org_admin, name="other-bot")
-    doomed, doomed_secret = token_create(account=doc_bot, name="x", expires_at=None)
+    doomed, doomed_secret = token_create(
+        identity=org_admin, account=doc_bot, name="x", expires_at=None
+    )
     names: dict[str, int | str] = {
         "acme": org.pk,
         "globex": other_org.pk,
@@ -465,6 +579,13 @@ def world(org, other_org, admin, viewer, server_admin, org_admin) -> dict[str, i
         "doc_bot": doc_bot.pk,
         "doomed": doomed.pk,
         "doomed_secret": doomed_secret,
+        "alice": admin.pk,
+        "eddie": editor.pk,
+        "ops": team_create(identity=org_admin, name="Ops").pk,
+        "everyone": Team.objects.get(org=org, is_everyone=True).pk,
+        "globex_everyone": Team.objects.get(org=other_org, is_everyone=True).pk,
+        "builtin_permission": "teams:write",
+        "custom_permission": permission_create(identity=org_admin, name="metrics:ingest").name,
     }
     for name in ("k1", "k2", "k3"):
         key, secret = api_key_create(
@@ -479,11 +600,17 @@ def run(client: Client, world: dict[str, int | str], step: Step):
     url += step.query
     if step.who is None:
         return Client().generic(step.method, url)
+    body = step.body
+    if isinstance(body, dict):  # ids in a body name world objects too
+        body = {
+            key: world.get(value, value) if key.endswith("Id") else value
+            for key, value in body.items()
+        }
     if step.who[0] == "Bearer":
         secret = world.get(step.who[1], step.who[1])
-        return call(client, step.method, url, step.body, HTTP_AUTHORIZATION=f"Bearer {secret}")
+        return call(client, step.method, url, body, HTTP_AUTHORIZATION=f"Bearer {secret}")
     login, password = (step.who, PASSWORD) if isinstance(step.who, str) else step.who
-    return call(client, step.method, url, step.body, **basic_auth(login, password))
+    return call(client, step.method, url, body, **basic_auth(login, password))
 
 
 def test_every_documented_operation_has_a_scenario():

@@ -70,7 +70,7 @@ def test_get_patch_delete(client, admin, make_account):
     body = call(client, "GET", f"{url}?accesscontrol=true").json()
     assert set(body) == PROFILE_FIELDS
     assert body["tokens"] == 1
-    assert body["teams"] == []
+    assert body["teams"] == ["Everyone"]
 
     response = call(client, "PATCH", url, {"name": "robot", "role": "Admin", "isDisabled": True})
     assert response.status_code == 200

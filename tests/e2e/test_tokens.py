@@ -160,8 +160,8 @@ def test_copy_falls_back_to_select_and_copy_on_plain_http(page: Page, account):
 
 
 @pytest.mark.parametrize("context_options", [CLIPBOARD], ids=["clipboard"])
-def test_escape_validation_errors_and_copy_and_close(page: Page, account):
-    token_create(account=account, name="Existing", expires_at=None)
+def test_escape_validation_errors_and_copy_and_close(page: Page, account, org_admin):
+    token_create(identity=org_admin, account=account, name="Existing", expires_at=None)
     open_account(page, account)
 
     # Escape closes (and removes) the dialog without creating anything.
@@ -223,9 +223,9 @@ def test_adding_a_token_works_without_javascript(page: Page, live_server, accoun
 
 
 @pytest.mark.parametrize("context_options", [CLIPBOARD], ids=["clipboard"])
-def test_add_token_from_the_list_updates_the_row(page: Page, account, make_account):
+def test_add_token_from_the_list_updates_the_row(page: Page, account, make_account, org_admin):
     backup = make_account("Grafana backup")
-    token_create(account=backup, name="Backups", expires_at=None)
+    token_create(identity=org_admin, account=backup, name="Backups", expires_at=None)
     log_in(page, "alice")
 
     def row(name: str) -> Locator:
@@ -251,9 +251,9 @@ def test_add_token_from_the_list_updates_the_row(page: Page, account, make_accou
     assert account.tokens.count() == 1
 
 
-def test_deleting_a_token_asks_in_a_dialog(page: Page, account):
-    token_create(account=account, name="Old", expires_at=None)
-    token_create(account=account, name="Kept", expires_at=None)
+def test_deleting_a_token_asks_in_a_dialog(page: Page, account, org_admin):
+    token_create(identity=org_admin, account=account, name="Old", expires_at=None)
+    token_create(identity=org_admin, account=account, name="Kept", expires_at=None)
     open_account(page, account)
 
     page.get_by_role("link", name="Delete token Old").click()
@@ -268,8 +268,8 @@ def test_deleting_a_token_asks_in_a_dialog(page: Page, account):
 
 
 @pytest.mark.parametrize("context_options", [{"java_script_enabled": False}], ids=["no-js"])
-def test_deleting_a_token_without_javascript(page: Page, account):
-    token_create(account=account, name="Old", expires_at=None)
+def test_deleting_a_token_without_javascript(page: Page, account, org_admin):
+    token_create(identity=org_admin, account=account, name="Old", expires_at=None)
     open_account(page, account)
 
     page.get_by_role("link", name="Delete token Old").click()

@@ -11,9 +11,10 @@ def account(make_account) -> ServiceAccount:
 
 
 @pytest.fixture
-def make_token(account):
+def make_token(account, org_admin):
     def make(name: str = "t", target: ServiceAccount | None = None, **kwargs):
         kwargs.setdefault("expires_at", None)
+        kwargs.setdefault("identity", org_admin)
         return token_create(account=target or account, name=name, **kwargs)
 
     return make

@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import ServiceAccountPermission
 from accounts.roles import Role
 from tests.helpers import basic_api_key, bearer
 from tokens.models import ServiceAccountToken
@@ -26,6 +27,27 @@ def test_one_query_authenticates(client, make_token):
     with CaptureQueriesContext(connection) as queries:
         assert client.get("/api/org", **bearer(secret)).status_code == 200
     assert len(queries) == 1
+
+
+def test_a_permission_check_costs_one_more_query_and_only_when_needed(
+    client, make_token, make_account
+):
+    viewer_account = make_account("reader")  # Viewer: needs its grants looked up
+    ServiceAccountPermission.objects.create(
+        service_account=viewer_account, permission="serviceaccounts:read"
+    )
+    _, reader = make_token("r", target=viewer_account)
+    _, admin = make_token("a")  # the Admin account: every permission, no lookup
+    for secret in (reader, admin):
+        client.get("/api/org", **bearer(secret))  # the first use writes last_used_at
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/api/org", **bearer(secret)).status_code == 200
+        assert len(queries) == 1
+    with CaptureQueriesContext(connection) as by_reader:
+        assert client.get("/api/serviceaccounts/search", **bearer(reader)).status_code == 200
+    with CaptureQueriesContext(connection) as by_admin:
+        assert client.get("/api/serviceaccounts/search", **bearer(admin)).status_code == 200
+    assert len(by_reader) == len(by_admin) + 1
 
 
 def rejections(make_token, make_account, account, org, other_org):
