@@ -1,8 +1,10 @@
 from typing import Any, cast
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
 from accounts.models import Organization, ServiceAccount, User
 from accounts.roles import Role
@@ -28,6 +30,26 @@ class LoginForm(AuthenticationForm):
             if getattr(self.request, "axes_locked_out", False):
                 raise ValidationError(LOCKED_OUT_MESSAGE, code="locked_out") from None
             raise
+
+
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """Change password, with the current password checked like a sign-in: wrong guesses count
+    toward the same lock, so a borrowed session is no way to guess the password unthrottled."""
+
+    def __init__(self, user: User, *args, request: HttpRequest, **kwargs) -> None:
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        user = authenticate(self.request, username=self.user.get_username(), password=old_password)
+        if getattr(self.request, "axes_locked_out", False):
+            raise ValidationError(LOCKED_OUT_MESSAGE, code="locked_out")
+        if user is None or user.pk != self.user.pk:
+            raise ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password
 
 
 class SwitchOrgForm(forms.Form):

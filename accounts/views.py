@@ -1,14 +1,14 @@
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import SignedInRequest, current_identity, has_permission
-from accounts.forms import SwitchOrgForm
+from accounts.forms import SwitchOrgForm, ThrottledPasswordChangeForm
 from accounts.services import switch_org
 from accounts.teams.catalogue import SERVICEACCOUNTS_READ
 from accounts.ui import safe_next_url
@@ -23,11 +23,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("serviceaccounts")
 
 
+@sensitive_post_parameters("old_password", "new_password1", "new_password2")
 @login_required
 def profile(request: SignedInRequest) -> HttpResponse:
-    password_form = PasswordChangeForm(request.user)
+    password_form = ThrottledPasswordChangeForm(request.user, request=request)
     if request.method == "POST":
-        password_form = PasswordChangeForm(request.user, request.POST)
+        password_form = ThrottledPasswordChangeForm(request.user, request.POST, request=request)
         if password_form.is_valid():
             user = password_form.save()
             update_session_auth_hash(request, user)

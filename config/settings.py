@@ -128,17 +128,21 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sign-in throttling (browser and HTTP Basic alike): 5 failures lock that username and that
-# client address for 5 minutes, like Grafana's brute-force protection. The lock always expires
-# (further attempts do not extend it), so nobody can lock the admin out for good; an operator
-# can lift it at once with `manage.py axes_reset_username <name>`.
+# Sign-in throttling (browser, HTTP Basic and the password-change form alike): 5 failures lock
+# that account (however it was typed: username or e-mail) and that client address for 5
+# minutes, like Grafana's brute-force protection. The lock always expires (further attempts do
+# not extend it), so nobody can lock the admin out for good; an operator can lift it at once
+# with `manage.py axes_reset_username <username>`. A successful sign-in clears only that
+# account's own failures (accounts.backends.SignInThrottleHandler).
 AXES_FAILURE_LIMIT = env_int("KEYHOUSE_LOGIN_MAX_FAILURES", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(seconds=env_int("KEYHOUSE_LOGIN_LOCKOUT_SECONDS", 300, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True
-AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
+AXES_HANDLER = "accounts.backends.SignInThrottleHandler"
+AXES_USERNAME_CALLABLE = "accounts.backends.sign_in_lock_key"
+AXES_CLIENT_IP_CALLABLE = "accounts.network.client_address"
 # Lockouts are answered by our own login view and API (a form error and a JSON 429), so axes'
 # middleware, which would replace API responses with HTML, is deliberately not installed.
 SILENCED_SYSTEM_CHECKS = ["axes.W002"]
@@ -161,12 +165,13 @@ SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000 if _https e
 SECURE_HSTS_INCLUDE_SUBDOMAINS = bool(SECURE_HSTS_SECONDS)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
 SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
-if env_bool("KEYHOUSE_BEHIND_PROXY", False):
+# Behind a proxy every connection comes from the proxy: the client's own address is read from
+# X-Forwarded-For (accounts.network.client_address), or five failed sign-ins by anyone would
+# lock everyone out.
+KEYHOUSE_BEHIND_PROXY = env_bool("KEYHOUSE_BEHIND_PROXY", False)
+KEYHOUSE_PROXY_COUNT = env_int("KEYHOUSE_PROXY_COUNT", 1, minimum=1)
+if KEYHOUSE_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    # Behind a proxy every request comes from its address: throttle by the client's address
-    # from X-Forwarded-For instead, or five failures by anyone would lock everyone out.
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
-    AXES_IPWARE_PROXY_COUNT = env_int("KEYHOUSE_PROXY_COUNT", 1, minimum=1)
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
