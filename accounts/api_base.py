@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.access import AppRequest, Needed, require_access
 from accounts.api_auth import AuthenticationFailed, authenticate_request
 from accounts.errors import Refusal
+from accounts.names import is_utf8
 from accounts.roles import Role
 from accounts.services import MAX_SECONDS_TO_LIVE
 
@@ -128,6 +129,8 @@ def field(
         raise ApiError(400, f"Bad request data: {name} has the wrong type")
     if isinstance(value, str) and "\x00" in value:
         raise ApiError(400, f"Bad request data: {name} contains a NUL character")
+    if isinstance(value, str) and not is_utf8(value):
+        raise ApiError(400, f"Bad request data: {name} is not valid UTF-8 text")
     return value
 
 

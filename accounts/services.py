@@ -23,7 +23,7 @@ from accounts.models import (
     TeamMember,
     User,
 )
-from accounts.names import fits, login_slug
+from accounts.names import fits, is_utf8, login_slug
 from accounts.roles import Role
 
 # Far enough for any real credential, small enough that datetime arithmetic cannot overflow.
@@ -66,6 +66,9 @@ def clean_name(name: str, *, what: str, max_length: int) -> str:
     name = name.strip()
     if not name:
         raise ValidationError(f"{what} is required.")
+    # U+FFFD is what Django decodes a form's invalid UTF-8 to: refuse it rather than store it.
+    if not is_utf8(name) or "\ufffd" in name:
+        raise ValidationError(f"{what} must be valid UTF-8 text.")
     if not fits(name, max_length):
         raise ValidationError(f"{what} must be at most {max_length} characters.")
     if any(unicodedata.category(char) == "Cc" for char in name):

@@ -100,7 +100,7 @@ def api_key_new(request: AppRequest) -> HttpResponse:
                 seconds_to_live=form.cleaned_data["ttl"],
             )
         except ValidationError as exc:
-            form.add_error("ttl", exc)
+            form.add_error("ttl" if exc.code == "ttl" else "name", exc)
         except (Conflict, ApiKeysMigrated) as exc:
             form.add_error("name", exc.message)
         except RoleCeilingExceeded as exc:
