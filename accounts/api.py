@@ -30,6 +30,7 @@ from accounts.api_base import (
     paged,
     parse_json_object,
     role_field,
+    with_api_headers,
 )
 from accounts.models import Membership, Organization, ServiceAccount, User, isoformat
 from accounts.names import name_key
@@ -251,4 +252,4 @@ def openapi(request: AppRequest) -> HttpResponse:
 @csrf_exempt
 def not_found(request: AppRequest) -> JsonResponse:
     """Unknown ``/api/…`` paths answer in the API's error shape, not with an HTML page."""
-    return error_response(404, "Not found")
+    return with_api_headers(error_response(404, "Not found"))

@@ -40,6 +40,14 @@ def error_response(status: int, message: str) -> JsonResponse:
     return JsonResponse({"message": message}, status=status)
 
 
+def with_api_headers(response: HttpResponse) -> HttpResponse:
+    """Every API response: nothing may be cached, least of all a new secret, and JSON needs
+    no page policy from the CSP middleware (costly per request): a fixed deny-all one."""
+    response["Content-Security-Policy"] = API_CSP
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def api_view(
     methods: Iterable[str] | Mapping[str, Needed], *, authenticated: bool = True
 ) -> Callable[[View], View]:
@@ -63,11 +71,7 @@ def api_view(
             response = _respond(request, view, args, kwargs)
             if request.method not in allowed:
                 response["Allow"] = ", ".join(sorted(allowed))
-            # JSON needs no page policy from the CSP middleware (costly per request): a fixed
-            # deny-all one is cheaper. Nothing here may be cached, least of all a new secret.
-            response["Content-Security-Policy"] = API_CSP
-            response["Cache-Control"] = "no-store"
-            return response
+            return with_api_headers(response)
 
         def _respond(
             request: AppRequest, view: View, args: tuple[Any, ...], kwargs: dict[str, Any]

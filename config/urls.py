@@ -5,6 +5,9 @@ from django.urls import include, path, re_path
 from accounts import api as accounts_api
 from accounts.forms import LoginForm
 
+handler400 = "accounts.error_pages.bad_request"
+handler500 = "accounts.error_pages.server_error"
+
 urlpatterns = [
     path(
         "login",

@@ -88,3 +88,31 @@ document.addEventListener("click", async (event) => {
 document.addEventListener("focusin", (event) => {
   if (event.target.matches("[data-select-on-focus]")) event.target.select();
 });
+
+// A failed htmx request swaps nothing: say so where the person is looking (the open dialog, or
+// the top of the page) instead of leaving the click without an answer.
+function showRequestError(text) {
+  const host = document.querySelector("dialog[data-modal][open]") || document.getElementById("main");
+  if (!host) return;
+  let box = host.querySelector(":scope > [data-request-error]");
+  if (!box) {
+    box = document.createElement("p");
+    box.className = "alert alert-error";
+    box.setAttribute("role", "alert");
+    box.dataset.requestError = "";
+    host.prepend(box);
+  }
+  box.textContent = text;
+}
+document.addEventListener("htmx:responseError", (event) => {
+  const status = event.detail.xhr.status;
+  showRequestError(status === 503
+    ? "Keyhouse is busy: the database was busy with other changes. Try again in a few seconds."
+    : `Something went wrong (error ${status}). Try again, or reload the page.`);
+});
+document.addEventListener("htmx:sendError", () => {
+  showRequestError("Keyhouse could not be reached. Check your connection and try again.");
+});
+document.addEventListener("htmx:beforeRequest", () => {
+  document.querySelectorAll("[data-request-error]").forEach((box) => box.remove());
+});
