@@ -149,3 +149,37 @@ class TestAuth:
         client.get("/api/org", **bearer(secret))
         key.refresh_from_db()
         assert key.last_used_at is None
+
+
+# The longest names, in the characters that take the most room in a key: 4-byte emoji, and
+# the ones JSON must escape.
+LONGEST_NAMES = ["😀" * 190, "\U0001d518" * 190, '"' * 190, "\\" * 190, "a" + "\u2028" * 188 + "a"]
+
+
+@pytest.mark.parametrize("name", LONGEST_NAMES, ids=["emoji", "astral", "quote", "backslash", "ls"])
+def test_keys_for_the_longest_names_authenticate(client, make_key, name):
+    _, secret = make_key(name)
+    assert key_format.parse(secret) is not None
+    assert client.get("/api/org", **bearer(secret)).status_code == 200
+
+
+def test_the_longest_possible_key_fits_the_parser():
+    longest = key_format.generate("😀" * ApiKey.NAME_MAX_LENGTH, 2**63 - 1)
+    assert len(longest) <= key_format.MAX_KEY_LENGTH
+    assert key_format.parse(longest).name == "😀" * ApiKey.NAME_MAX_LENGTH
+
+
+def test_a_key_made_in_the_ui_for_the_longest_name_authenticates(client, admin_client):
+    response = admin_client.post(
+        "/org/apikeys/new", {"name": "🔑" * 190, "role": "Viewer", "ttl": "1d"}
+    )
+    secret = response.context["secret"]
+    assert client.get("/api/org", **bearer(secret)).status_code == 200
+
+
+def test_a_key_made_through_the_api_for_the_longest_name_authenticates(client, admin):
+    from tests.api.helpers import call
+
+    body = {"name": "🗝" * 190, "role": "Viewer", "secondsToLive": 60}
+    secret = json.loads(call(client, "POST", "/api/auth/keys", body).content)["key"]
+    assert client.get("/api/org", **bearer(secret)).status_code == 200
