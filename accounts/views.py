@@ -1,11 +1,12 @@
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LogoutView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import SignedInRequest, current_identity, has_permission
 from accounts.forms import SwitchOrgForm, ThrottledPasswordChangeForm
@@ -21,6 +22,20 @@ def home(request: HttpRequest) -> HttpResponse:
     if identity is not None and not has_permission(identity, SERVICEACCOUNTS_READ):
         return redirect("profile")
     return redirect("serviceaccounts")
+
+
+_log_out = LogoutView.as_view()
+
+
+@require_http_methods(["GET", "POST"])
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """POST logs out. GET (a typed address, an old bookmark) asks first: logging out on a GET
+    would let any page log you out with an image tag."""
+    if request.method == "POST":
+        return _log_out(request)
+    if not request.user.is_authenticated:
+        return redirect("login")
+    return render(request, "accounts/logout.html")
 
 
 @sensitive_post_parameters("old_password", "new_password1", "new_password2")

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from accounts import api as accounts_api
+from accounts import views as accounts_views
 from accounts.forms import LoginForm
 
 handler400 = "accounts.error_pages.bad_request"
@@ -18,7 +19,7 @@ urlpatterns = [
         ),
         name="login",
     ),
-    path("logout", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout", accounts_views.logout_view, name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),
     re_path(r"^api/", accounts_api.not_found),

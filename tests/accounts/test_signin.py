@@ -84,10 +84,26 @@ def test_pages_require_sign_in(client):
     assert response.url.startswith("/login?next=")
 
 
-def test_logout_is_post_only_and_ends_the_session(admin_client):
-    assert admin_client.get("/logout").status_code == 405
+def test_logout_by_get_asks_first_and_post_ends_the_session(admin_client):
+    page = admin_client.get("/logout")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert '<form method="post" action="/logout"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert "Log out</button>" in html
+    assert admin_client.get("/org/serviceaccounts").status_code == 200  # still signed in
     assert admin_client.post("/logout").status_code == 302
     assert admin_client.get("/org/serviceaccounts").status_code == 302
+
+
+def test_logout_page_for_someone_signed_out_leads_to_log_in(client):
+    response = client.get("/logout")
+    assert response.status_code == 302
+    assert response.url == "/login"
+
+
+def test_logout_refuses_other_methods(admin_client):
+    assert admin_client.put("/logout").status_code == 405
 
 
 def test_forms_enforce_csrf(admin):
