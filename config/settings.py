@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "accounts.middleware.SessionLimitsMiddleware",
     "config.middleware.CSPMiddleware",
 ]
 
@@ -151,6 +152,14 @@ SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 SILENCED_SYSTEM_CHECKS += ["security.W021"]
 
 # --- Security -------------------------------------------------------------------------------
+# A sign-in ends after this long without a request, and this long after it began whatever
+# happens (accounts.middleware.SessionLimitsMiddleware). The cookie and the stored session live
+# no longer than the first limit; activity renews them.
+KEYHOUSE_SESSION_IDLE_SECONDS = env_int("KEYHOUSE_SESSION_IDLE_SECONDS", 12 * 3600, minimum=60)
+KEYHOUSE_SESSION_MAX_SECONDS = env_int("KEYHOUSE_SESSION_MAX_SECONDS", 7 * 86400, minimum=60)
+SESSION_COOKIE_AGE = min(  # type: ignore[type-var]
+    KEYHOUSE_SESSION_IDLE_SECONDS, KEYHOUSE_SESSION_MAX_SECONDS
+)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True

@@ -71,6 +71,15 @@ def test_env_list(monkeypatch):
             {"DJANGO_SECRET_KEY": "k", "KEYHOUSE_API_KEY_MAX_SECONDS_TO_LIVE": "0"},
             "KEYHOUSE_API_KEY_MAX_SECONDS_TO_LIVE",
         ),
+        ({"DJANGO_SECRET_KEY": "k", "KEYHOUSE_PROXY_COUNT": "0"}, "KEYHOUSE_PROXY_COUNT"),
+        (
+            {"DJANGO_SECRET_KEY": "k", "KEYHOUSE_SESSION_IDLE_SECONDS": "10"},
+            "KEYHOUSE_SESSION_IDLE_SECONDS must be at least 60",
+        ),
+        (
+            {"DJANGO_SECRET_KEY": "k", "KEYHOUSE_SESSION_MAX_SECONDS": "1 week"},
+            "KEYHOUSE_SESSION_MAX_SECONDS must be a whole number",
+        ),
     ],
 )
 def test_malformed_environment_stops_start_up(env, message):
@@ -102,24 +111,29 @@ def test_deploy_check_is_clean_with_production_settings():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_behind_a_proxy_sign_in_throttling_uses_the_forwarded_address():
+def test_proxy_and_session_settings_come_from_the_environment():
     result = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import config.settings as s; print(s.AXES_IPWARE_META_PRECEDENCE_ORDER[0])",
+            "import config.settings as s; print(s.KEYHOUSE_BEHIND_PROXY, s.KEYHOUSE_PROXY_COUNT,"
+            " s.SECURE_PROXY_SSL_HEADER[0], s.KEYHOUSE_SESSION_IDLE_SECONDS,"
+            " s.KEYHOUSE_SESSION_MAX_SECONDS, s.SESSION_COOKIE_AGE)",
         ],
         cwd=ROOT,
         env={
             **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KEYHOUSE_"))},
             "DJANGO_SECRET_KEY": "k",
             "KEYHOUSE_BEHIND_PROXY": "true",
+            "KEYHOUSE_PROXY_COUNT": "2",
+            "KEYHOUSE_SESSION_IDLE_SECONDS": "900",
+            "KEYHOUSE_SESSION_MAX_SECONDS": "3600",
         },
         capture_output=True,
         text=True,
         check=False,
     )
-    assert result.stdout.strip() == "HTTP_X_FORWARDED_FOR", result.stderr
+    assert result.stdout.split() == ["True", "2", "HTTP_X_FORWARDED_PROTO", "900", "3600", "900"]
 
 
 def test_the_local_key_file_stands_in_for_the_variable(tmp_path):
