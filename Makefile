@@ -9,7 +9,7 @@ RUN_ENV := DJANGO_SECRET_KEY="$$(cat var/secret_key)" KEYHOUSE_HTTPS=false DJANG
 # The commands in the lock files' headers, which `make lock` runs (uv is in the dev lock).
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml
 
-.PHONY: run static test test-fast lint typecheck format lock bench chromium deps deps-dev
+.PHONY: run database private-var static test test-fast lint typecheck format lock bench chromium deps deps-dev
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,14 +25,22 @@ $(VENV)/.deps-dev: requirements-dev.lock | $(VENV)/bin/python
 deps: $(VENV)/.deps
 deps-dev: $(VENV)/.deps-dev
 
-var/secret_key:
+# var/ holds the secret key and the SQLite database: no other local user may even look inside.
+private-var:
 	mkdir -p var
+	chmod 700 var
+
+var/secret_key: | private-var
 	$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 	chmod 600 $@
 
-run: deps var/secret_key
-	$(RUN_ENV) $(PY) manage.py migrate --no-input
+# The SQLite files are created readable by this user only (SQLite gives its -wal and -shm
+# files the database file's mode).
+database: deps var/secret_key
+	umask 077 && $(RUN_ENV) $(PY) manage.py migrate --no-input
 	$(RUN_ENV) $(PY) manage.py ensure_admin
+
+run: database
 	$(RUN_ENV) $(PY) manage.py collectstatic --no-input -v0
 	$(RUN_ENV) $(VENV)/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --access-logfile -
 

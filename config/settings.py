@@ -82,7 +82,7 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 _database_url = env_str("DATABASE_URL")
 if not _database_url:
-    VAR_DIR.mkdir(exist_ok=True)  # SQLite creates the file, not its folder
+    VAR_DIR.mkdir(mode=0o700, exist_ok=True)  # SQLite creates the file, not its folder
     _database_url = f"sqlite:///{VAR_DIR / 'keyhouse.sqlite3'}"
 try:
     _database = dj_database_url.parse(_database_url)
