@@ -50,9 +50,15 @@ chromium:
 static: deps-dev
 	$(TEST_ENV) $(PY) manage.py collectstatic --no-input -v0
 
-# A bare `pytest` works too: pyproject.toml sets the environment and the test session collects
-# the static files (pages are tested with the hashed files, as production serves them).
-test: deps-dev chromium
+# axe-core for the browser tests' accessibility checks, exactly as pinned in package-lock.json.
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+# A bare `pytest` works too (once axe-core is installed): pyproject.toml sets the environment
+# and the test session collects the static files (pages are tested with the hashed files, as
+# production serves them).
+test: deps-dev chromium node_modules/axe-core/axe.min.js
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: deps-dev

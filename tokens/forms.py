@@ -22,6 +22,9 @@ class TokenForm(forms.Form):
     )
 
     def __init__(self, *args: Any, today: date, **kwargs: Any) -> None:
+        # The dialog opens over pages with forms of their own: its ids must not clash with
+        # theirs, or its labels would name their fields.
+        kwargs.setdefault("auto_id", "token_%s")
         super().__init__(*args, **kwargs)
         limit = day_limit()
         choices = [(ON_DATE, "Set expiration date")]
