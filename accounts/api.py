@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from functools import cache
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -235,18 +235,34 @@ def service_account_detail(request: AppRequest, sa_id: str) -> JsonResponse:
 OPENAPI_PATH = Path(settings.BASE_DIR) / "config" / "openapi.json"
 
 
-@cache
-def openapi_document() -> bytes:
-    """The hand-written OpenAPI 3 description kept beside the URL map, with the version
-    filled in from settings (the file does not repeat it)."""
-    document = json.loads(OPENAPI_PATH.read_bytes())
-    document["info"]["version"] = settings.KEYHOUSE_VERSION
-    return json.dumps(document).encode()
-
-
 @api_view(["GET"], authenticated=False)
 def openapi(request: AppRequest) -> HttpResponse:
-    return HttpResponse(openapi_document(), content_type="application/json")
+    return JsonResponse(openapi_document())
+
+
+def openapi_document() -> dict[str, Any]:
+    """The hand-written OpenAPI 3 description kept beside the URL map, with the version and
+    this server's lifetime limits filled in from settings (the file documents the defaults)."""
+    document = json.loads(OPENAPI_PATH.read_bytes())
+    document["info"]["version"] = settings.KEYHOUSE_VERSION
+    _apply_lifetime_limits(document["components"]["schemas"])
+    return document
+
+
+def _apply_lifetime_limits(schemas: dict[str, Any]) -> None:
+    tokens = schemas["TokenSecondsToLive"]
+    longest = tokens["maximum"]  # the longest lifetime anything may have
+    day_limit = settings.KEYHOUSE_TOKEN_EXPIRATION_DAY_LIMIT
+    if day_limit:
+        tokens.update(minimum=1, maximum=day_limit * 86400)
+        tokens.pop("default", None)
+    key_request = schemas["NewApiKeyRequest"]
+    key_limit = settings.KEYHOUSE_API_KEY_MAX_SECONDS_TO_LIVE
+    if key_limit == -1:
+        key_request["properties"]["secondsToLive"].update(minimum=0, maximum=longest)
+        key_request["required"].remove("secondsToLive")
+    else:
+        key_request["properties"]["secondsToLive"]["maximum"] = key_limit
 
 
 @csrf_exempt

@@ -127,6 +127,8 @@ def field(
         return default
     value = data[name]
     kinds = kind if isinstance(kind, tuple) else (kind,)
+    if int in kinds and isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one kind of number: 1.0 is the integer 1, as in JSON Schema
     if isinstance(value, bool) and bool not in kinds:
         raise ApiError(400, f"Bad request data: {name} has the wrong type")
     if not isinstance(value, kinds):
