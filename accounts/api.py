@@ -243,7 +243,7 @@ def openapi(request: AppRequest) -> HttpResponse:
 def openapi_document() -> dict[str, Any]:
     """The hand-written OpenAPI 3 description kept beside the URL map, with the version and
     this server's lifetime limits filled in from settings (the file documents the defaults)."""
-    document = json.loads(OPENAPI_PATH.read_bytes())
+    document: dict[str, Any] = json.loads(OPENAPI_PATH.read_bytes())
     document["info"]["version"] = settings.KEYHOUSE_VERSION
     _apply_lifetime_limits(document["components"]["schemas"])
     return document
@@ -266,6 +266,6 @@ def _apply_lifetime_limits(schemas: dict[str, Any]) -> None:
 
 
 @csrf_exempt
-def not_found(request: AppRequest) -> JsonResponse:
+def not_found(request: AppRequest) -> HttpResponse:
     """Unknown ``/api/…`` paths answer in the API's error shape, not with an HTML page."""
     return with_api_headers(error_response(404, "Not found"))

@@ -68,5 +68,5 @@ class SignInThrottleHandler(AxesDatabaseHandler):
 
     def reset_user_attempts(self, request: HttpRequest, credentials: dict | None = None) -> int:
         account = get_client_username(request, credentials)
-        count, _ = AccessAttempt.objects.filter(username=account).delete()
+        count: int = AccessAttempt.objects.filter(username=account).delete()[0]
         return count

@@ -36,12 +36,12 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
     """Change password, with the current password checked like a sign-in: wrong guesses count
     toward the same lock, so a borrowed session is no way to guess the password unthrottled."""
 
-    def __init__(self, user: User, *args, request: HttpRequest, **kwargs) -> None:
+    def __init__(self, user: User, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
         self.request = request
         super().__init__(user, *args, **kwargs)
 
     def clean_old_password(self) -> str:
-        old_password = self.cleaned_data["old_password"]
+        old_password: str = self.cleaned_data["old_password"]
         user = authenticate(self.request, username=self.user.get_username(), password=old_password)
         if getattr(self.request, "axes_locked_out", False):
             raise ValidationError(LOCKED_OUT_MESSAGE, code="locked_out")

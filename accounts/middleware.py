@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,10 +12,11 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse
 from django.utils.cache import patch_cache_control
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.access import AppRequest
 from accounts.error_pages import is_api
-from accounts.ui import redirect_after_post
+from accounts.ui import htmx_partial
 
 SIGNED_IN_AT = "keyhouse_signed_in_at"
 SEEN_AT = "keyhouse_seen_at"
@@ -22,7 +24,7 @@ SEEN_AT = "keyhouse_seen_at"
 SEEN_RESOLUTION_SECONDS = 60
 
 
-def start_session_clock(sender: type, request: AppRequest | None, **kwargs) -> None:
+def start_session_clock(sender: type, request: AppRequest | None, **kwargs: Any) -> None:
     """On ``user_logged_in``: the session's limits count from now (saved with the login)."""
     if request is not None and hasattr(request, "session"):
         now = int(time.time())
@@ -47,7 +49,9 @@ class SessionLimitsMiddleware:
         if request.user.is_authenticated and self._has_expired(request):
             logout(request)
             messages.info(request, "Your session has expired. Log in again.")
-            return redirect_after_post(request, redirect_to_login(request.get_full_path()).url)
+            to_login = redirect_to_login(request.get_full_path())
+            # An htmx request would swap the login page into a fragment: send the browser.
+            return HttpResponseClientRedirect(to_login.url) if htmx_partial(request) else to_login
         response = self.get_response(request)
         if request.user.is_authenticated and response.get("Content-Type", "").startswith(
             "text/html"

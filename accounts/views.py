@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LogoutView
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
@@ -28,7 +28,7 @@ _log_out = LogoutView.as_view()
 
 
 @require_http_methods(["GET", "POST"])
-def logout_view(request: HttpRequest) -> HttpResponse:
+def logout_view(request: HttpRequest) -> HttpResponseBase:
     """POST logs out. GET (a typed address, an old bookmark) asks first: logging out on a GET
     would let any page log you out with an image tag."""
     if request.method == "POST":

@@ -21,7 +21,13 @@ def mode(path: Path) -> int:
 def test_make_run_keeps_var_and_the_database_to_its_own_user(tmp_path):
     checkout = tmp_path / "keyhouse"
     checkout.mkdir()
-    for name in ("Makefile", "manage.py", "requirements.lock", "requirements-dev.lock"):
+    for name in (
+        "Makefile",
+        "manage.py",
+        "pyproject.toml",
+        "requirements.lock",
+        "requirements-dev.lock",
+    ):
         shutil.copy2(ROOT / name, checkout / name)  # keeps mtimes: no reinstall
     # settings.py finds the project through its own real path, so it is copied, not linked.
     shutil.copytree(ROOT / "config", checkout / "config")

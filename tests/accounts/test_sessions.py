@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from accounts.middleware import SEEN_AT, SIGNED_IN_AT
-from tests.conftest import PASSWORD, basic_auth, signed_in
+from tests.helpers import PASSWORD, basic_auth, signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.core.signals import got_request_exception
 from django.test import Client
 from django.views.debug import SafeExceptionReporterFilter
 
-from tests.conftest import PASSWORD, basic_auth, signed_in
+from tests.helpers import PASSWORD, basic_auth, signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from accounts.api import openapi_document
-from tests.api.helpers import call
+from tests.helpers import call
 
 pytestmark = pytest.mark.django_db
 

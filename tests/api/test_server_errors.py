@@ -13,8 +13,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import ServiceAccount
-from tests.api.helpers import call
-from tests.conftest import signed_in
+from tests.helpers import call, signed_in
 
 SECRET_DETAIL = "internal detail that must stay in the log"
 
@@ -31,7 +30,7 @@ def client() -> Client:
 @pytest.mark.parametrize(
     "target",
     [
-        "accounts.api.service_account_listing",  # inside the view
+        "accounts.api._positive_int_param",  # inside the view
         "accounts.api_base.authenticate_request",  # inside the API decorator
         "django.middleware.common.CommonMiddleware.process_request",  # before any view
     ],

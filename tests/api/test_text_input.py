@@ -7,7 +7,7 @@ import pytest
 
 from accounts.models import Organization, ServiceAccount, User
 from apikeys.models import ApiKey
-from tests.api.helpers import call
+from tests.helpers import call
 from tokens.models import ServiceAccountToken
 
 pytestmark = pytest.mark.django_db

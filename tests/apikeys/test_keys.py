@@ -11,7 +11,7 @@ from accounts.roles import Role
 from apikeys import format as key_format
 from apikeys.models import ApiKey
 from apikeys.services import ApiKeysMigrated, parse_ttl
-from tests.helpers import basic_api_key, bearer
+from tests.helpers import basic_api_key, bearer, call
 
 pytestmark = pytest.mark.django_db
 
@@ -178,8 +178,6 @@ def test_a_key_made_in_the_ui_for_the_longest_name_authenticates(client, admin_c
 
 
 def test_a_key_made_through_the_api_for_the_longest_name_authenticates(client, admin):
-    from tests.api.helpers import call
-
     body = {"name": "🗝" * 190, "role": "Viewer", "secondsToLive": 60}
     secret = json.loads(call(client, "POST", "/api/auth/keys", body).content)["key"]
     assert client.get("/api/org", **bearer(secret)).status_code == 200

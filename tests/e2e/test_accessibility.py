@@ -11,7 +11,7 @@ from accounts.roles import Role
 from accounts.services import service_account_create
 from apikeys.services import api_key_create
 from tests.e2e.axe import assert_accessible
-from tests.e2e.conftest import log_in
+from tests.helpers import log_in
 from tokens.services import token_create
 
 
@@ -83,6 +83,15 @@ def test_service_account_pages_and_the_token_dialog(page: Page, identity):
     dialog.get_by_role("button", name="Generate token").click()
     expect(dialog.get_by_role("heading", name="Service account token created")).to_be_visible()
     assert_accessible(page, "the token reveal")
+    dialog.get_by_role("button", name="Close", exact=True).click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+    page.locator("#sa-header").get_by_role("link", name="Disable service account").click()
+    expect(page.get_by_role("dialog", name="Disable service account")).to_be_visible()
+    assert_accessible(page, "a confirmation dialog")
+    page.get_by_role("dialog").get_by_role("button", name="Disable service account").click()
+    expect(page.locator("#sa-header").get_by_text("Disabled", exact=True)).to_be_visible()
+    assert_accessible(page, "a disabled service account's page")
 
 
 def test_api_keys_and_every_step_of_the_migration_wizard(page: Page, identity):
@@ -105,6 +114,13 @@ def test_api_keys_and_every_step_of_the_migration_wizard(page: Page, identity):
     dialog.get_by_role("link", name="Continue").click()
     expect(page.get_by_role("heading", name="API keys were migrated")).to_be_visible()
     assert_accessible(page, "the migrated card")
+    page.get_by_role("link", name="Hide API keys page forever").click()
+    expect(page.get_by_role("dialog", name="Hide API keys page forever")).to_be_visible()
+    assert_accessible(page, "the hide confirmation dialog")
+    page.get_by_role("dialog").get_by_role("button", name="Hide API keys page forever").click()
+    page.wait_for_url("**/org/serviceaccounts")
+    expect(page.get_by_role("status").get_by_text("The API keys page is hidden")).to_be_visible()
+    assert_accessible(page, "the service accounts list with a message")
 
 
 def expected_error_status(page_problems, status: int) -> None:
