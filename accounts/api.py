@@ -36,6 +36,7 @@ from accounts.models import Membership, Organization, ServiceAccount, User, isof
 from accounts.names import name_key
 from accounts.roles import Role
 from accounts.services import (
+    MAX_SECONDS_TO_LIVE,
     membership_add,
     membership_remove,
     membership_update,
@@ -251,7 +252,6 @@ def openapi_document() -> dict[str, Any]:
 
 def _apply_lifetime_limits(schemas: dict[str, Any]) -> None:
     tokens = schemas["TokenSecondsToLive"]
-    longest = tokens["maximum"]  # the longest lifetime anything may have
     day_limit = settings.KEYHOUSE_TOKEN_EXPIRATION_DAY_LIMIT
     if day_limit:
         tokens.update(minimum=1, maximum=day_limit * 86400)
@@ -259,7 +259,7 @@ def _apply_lifetime_limits(schemas: dict[str, Any]) -> None:
     key_request = schemas["NewApiKeyRequest"]
     key_limit = settings.KEYHOUSE_API_KEY_MAX_SECONDS_TO_LIVE
     if key_limit == -1:
-        key_request["properties"]["secondsToLive"].update(minimum=0, maximum=longest)
+        key_request["properties"]["secondsToLive"].update(minimum=0, maximum=MAX_SECONDS_TO_LIVE)
         key_request["required"].remove("secondsToLive")
     else:
         key_request["properties"]["secondsToLive"]["maximum"] = key_limit
