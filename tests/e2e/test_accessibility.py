@@ -59,7 +59,7 @@ def test_service_account_pages_and_the_token_dialog(page: Page, identity):
 
     account = service_account_create(identity=identity, name="CI deployer", role=Role.EDITOR)
     service_account_create(identity=identity, name="Backups", is_disabled=True)
-    token_create(account=account, name="Existing", expires_at=None)
+    token_create(identity=identity, account=account, name="Existing", expires_at=None)
     page.goto("/org/serviceaccounts")
     expect(page.locator("#sa-results tbody tr")).to_have_count(2)
     assert_accessible(page, "the service accounts list")
