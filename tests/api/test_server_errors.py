@@ -30,7 +30,7 @@ def client() -> Client:
 @pytest.mark.parametrize(
     "target",
     [
-        "accounts.api._positive_int_param",  # inside the view
+        "accounts.api.paged",  # inside the view
         "accounts.api_base.authenticate_request",  # inside the API decorator
         "django.middleware.common.CommonMiddleware.process_request",  # before any view
     ],

@@ -11,7 +11,7 @@ from accounts.roles import Role
 from accounts.services import service_account_create
 from apikeys.services import api_key_create
 from tests.e2e.axe import assert_accessible
-from tests.helpers import log_in
+from tests.helpers import PASSWORD, log_in
 from tokens.services import token_create
 
 
@@ -152,8 +152,10 @@ def test_full_pages_with_and_without_our_scripts(page: Page, identity, page_prob
 def test_the_access_denied_page(page: Page, viewer, page_problems):
     page.goto("/login")
     page.get_by_label("Email or username").fill("vera")
-    page.get_by_label("Password").fill("correct-horse-battery-staple")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/profile")
+    page.goto("/org/serviceaccounts")
     expect(page.get_by_role("heading", name="Access denied")).to_be_visible()
     assert_accessible(page, "the access denied page")
     expected_error_status(page_problems, 403)
