@@ -9,7 +9,7 @@ RUN_ENV := DJANGO_SECRET_KEY="$$(cat var/secret_key)" KEYHOUSE_HTTPS=false DJANG
 # The commands in the lock files' headers, which `make lock` runs (uv is in the dev lock).
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml
 
-.PHONY: run database private-var static test test-fast lint typecheck format lock bench chromium deps deps-dev
+.PHONY: run database private-var static test test-fast lint typecheck format lock bench chromium wrk deps deps-dev
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,11 +75,25 @@ format: deps-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# Regenerate both lock files from pyproject.toml, keeping current pins where they still fit.
+# Regenerate the lock files (Keyhouse's from pyproject.toml, then the bench peers'),
+# keeping current pins where they still fit.
 lock: deps-dev
 	$(UV_COMPILE) --generate-hashes --python-version 3.11 -o requirements.lock
 	$(UV_COMPILE) --extra dev --generate-hashes --python-version 3.11 -o requirements-dev.lock
+	$(VENV)/bin/uv pip compile bench/peers/requirements.in --generate-hashes --python-version 3.11 \
+		-o bench/peers/requirements.lock
 
-bench: deps-dev
-	$(PY) bench/run.py
-	$(PY) bench/migrate.py
+# The peers Keyhouse is measured against live in their own venv, pinned by their own lock.
+PEERS_VENV := bench/.venv-peers
+
+$(PEERS_VENV)/.deps: bench/peers/requirements.lock
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r $<
+	touch $@
+
+wrk:
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+
+# BENCH_ARGS=--quick for a short smoke run; bench/run.py --help lists the rest.
+bench: static wrk $(PEERS_VENV)/.deps
+	$(PY) bench/run.py $(BENCH_ARGS)

@@ -1,168 +1,227 @@
-"""Benchmark: migrate 10 000 legacy API keys of one org to service accounts on SQLite.
+"""Migration benchmarks for bench/run.py: legacy API keys to service accounts on SQLite.
 
-Against a throwaway SQLite file (WAL, IMMEDIATE transactions, as served), an org Admin sends
-the real request, ``POST /api/serviceaccounts/migrate`` through Django's full request stack,
-then loads the API keys page that lists every new account. Both are timed; a migrated key must
-still authenticate afterwards. Writes its section of bench/RESULTS.md (below the marker
-bench/run.py keeps). Run with ``make bench`` or ``.venv/bin/python bench/migrate.py``.
+- ``request``: one org Admin's ``POST /api/serviceaccounts/migrate`` for every key, in-process
+  through Django's whole request stack (middleware, bearer auth, JSON), timed; the real key
+  must still authenticate afterwards.
+- ``manage.py migrate_api_keys --org N`` on a small and a ten times larger org, each run's
+  peak memory taken from the kernel (``wait4``'s ``ru_maxrss`` of that one process), so
+  "flat memory" is a comparison of the two.
+- ``writer``: during the large run, a second process updates a token's ``last_used_at`` (the
+  write every API request may make) every 50 ms, each in its own transaction, and reports its
+  longest wait: how long the migration keeps other writers out.
+
+``make bench`` drives all three through :func:`measure`; the subcommands are what it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
+import json
 import os
-import secrets
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent
-BASE_DIR = BENCH_DIR.parent
-RESULTS_PATH = BENCH_DIR / "RESULTS.md"
-SECTIONS_MARKER = "<!-- other benchmarks -->"
-REQUEST_TIMEOUT_SECONDS = 30  # gunicorn's default worker timeout
-ADMIN_PASSWORD = secrets.token_urlsafe(16)
+from harness import (
+    BASE_DIR,
+    OUT_DIR,
+    PYTHON,
+    BenchError,
+    keyhouse_database,
+    keyhouse_env,
+    last_json_line,
+    run_checked,
+)
+
+WRITER_PAUSE_SECONDS = 0.05
 
 
-def prepare(db_path: Path) -> None:
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v0"],
-        cwd=BASE_DIR,
-        env=os.environ.copy(),
-        check=True,
+@dataclass
+class CommandRun:
+    keys: int
+    seconds: float
+    peak_rss_kib: int
+    summary: str  # the command's own "Migration summary" line
+
+
+@dataclass
+class WriterReport:
+    writes: int
+    failed: int  # gave up with "database is locked" after the busy timeout
+    longest_seconds: float
+    median_seconds: float
+
+
+@dataclass
+class MigrationFigures:
+    request_keys: int
+    request_seconds: float
+    request_result: dict
+    small: CommandRun
+    large: CommandRun
+    writer: WriterReport
+
+
+def measure(*, request_keys: int, command_keys: int) -> MigrationFigures:
+    """All migration figures, each on its own fresh database."""
+    path, seeded = keyhouse_database("migrate-request", ["--api-keys", str(request_keys)])
+    print(f"  migrating {request_keys} keys in one API request", flush=True)
+    env = {
+        **keyhouse_env(path),
+        "KEYHOUSE_LOG_LEVEL": "ERROR",
+        "BENCH_AUTHORIZATION": f"Bearer {seeded['secret']}",  # an Admin's token
+        "BENCH_LEGACY_KEY": seeded["api_key"],  # must still work once migrated
+    }
+    request = last_json_line(run_checked([PYTHON, __file__, "request"], env))
+    small, _ = _command_run("migrate-command-small", command_keys // 10)
+    large, writer = _command_run("migrate-command-large", command_keys, with_writer=True)
+    assert writer is not None
+    return MigrationFigures(
+        request_keys=request_keys,
+        request_seconds=request["seconds"],
+        request_result=request["result"],
+        small=small,
+        large=large,
+        writer=writer,
     )
 
 
-def seed(count: int) -> tuple[object, str]:
-    """An org with ``count`` API keys and its Admin; returns the admin and one real key."""
-    from django.db import transaction
-
-    from accounts.access import Identity
-    from accounts.names import name_key
-    from accounts.roles import Role
-    from accounts.services import org_create, user_create
-    from apikeys import format as key_format
-    from apikeys.models import ApiKey
-    from apikeys.services import api_key_create
-
-    org = org_create(name="Migration bench")
-    admin = user_create(login="bench-admin", password=ADMIN_PASSWORD, org=org, role=Role.ADMIN)
-    identity = Identity(kind="user", org=org, role=Role.ADMIN, user=admin)
-    _key, secret = api_key_create(
-        identity=identity, name="real key", role=Role.EDITOR, seconds_to_live=3600
-    )
-    keys = []
-    for number in range(count - 1):
-        name = f"key {number}"
-        keys.append(
-            ApiKey(
-                org=org,
-                name=name,
-                name_key=name_key(name),  # bulk_create skips save(), which sets it
-                role=Role.VIEWER,
-                digest=key_format.digest(secrets.token_hex(16)),
-            )
+def _command_run(
+    name: str, keys: int, *, with_writer: bool = False
+) -> tuple[CommandRun, WriterReport | None]:
+    path, seeded = keyhouse_database(name, ["--api-keys", str(keys)])
+    env = keyhouse_env(path)
+    writer = None
+    stop_file = OUT_DIR / f"{name}.stop"
+    stop_file.unlink(missing_ok=True)
+    if with_writer:
+        writer = subprocess.Popen(
+            [
+                PYTHON,
+                __file__,
+                "writer",
+                "--token-id",
+                str(seeded["token_id"]),
+                "--stop-file",
+                str(stop_file),
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
         )
-    with transaction.atomic():
-        ApiKey.objects.bulk_create(keys, batch_size=2000)
-    return admin, secret
+        assert writer.stdout is not None
+        if writer.stdout.readline().strip() != "ready":
+            raise BenchError("the concurrent writer did not start")
+    print(
+        f"  manage.py migrate_api_keys on {keys} keys" + (" with a writer" * with_writer),
+        flush=True,
+    )
+    log_path = OUT_DIR / f"{name}.log"
+    started = time.perf_counter()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [PYTHON, "manage.py", "migrate_api_keys", "--org", str(seeded["org_id"])],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        # wait4, not wait: it hands back this one child's own resource usage.
+        _pid, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    report = None
+    if writer is not None:
+        stop_file.touch()
+        output, _ = writer.communicate(timeout=60)
+        stop_file.unlink(missing_ok=True)
+        if writer.returncode != 0:
+            raise BenchError(f"the concurrent writer failed ({writer.returncode})")
+        report = WriterReport(**last_json_line(output))
+    output = log_path.read_text()
+    if process.returncode != 0:
+        raise BenchError(f"migrate_api_keys failed ({process.returncode}):\n{output[-2000:]}")
+    summary = next(
+        (line.strip() for line in output.splitlines() if "Migration summary" in line), ""
+    )
+    if f"migrated {keys}," not in summary:
+        raise BenchError(f"migrate_api_keys did not migrate all {keys} keys: {summary!r}")
+    return CommandRun(keys, seconds, usage.ru_maxrss, summary), report
 
 
-def timed_requests(admin: object) -> tuple[dict, float, float]:
-    """The migrate-all request and then the page listing the result, each timed."""
+# --- Subcommands (run with Django set up, on the database in DATABASE_URL) -----------------
+
+
+def _request() -> dict:
     from django.test import Client
 
+    client = Client(HTTP_HOST="localhost")
     started = time.perf_counter()
-    response = Client().post(
-        "/api/serviceaccounts/migrate",
-        HTTP_AUTHORIZATION="Basic "
-        + base64.b64encode(f"bench-admin:{ADMIN_PASSWORD}".encode()).decode(),
+    response = client.post(
+        "/api/serviceaccounts/migrate", HTTP_AUTHORIZATION=os.environ["BENCH_AUTHORIZATION"]
     )
-    migrate_seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started
     if response.status_code != 200:
         raise SystemExit(f"migrate answered {response.status_code}: {response.content[:200]!r}")
-    browser = Client()
-    browser.force_login(admin)
-    started = time.perf_counter()
-    page = browser.get("/org/apikeys")
-    page_seconds = time.perf_counter() - started
-    if page.status_code != 200 or b"API keys were migrated" not in page.content:
-        raise SystemExit(f"the API keys page answered {page.status_code}")
-    return response.json(), migrate_seconds, page_seconds
+    result = response.json()
+    if result["failed"]:
+        raise SystemExit(f"{result['failed']} keys failed to migrate: {result['failedDetails']}")
+    after = client.get("/api/org", HTTP_AUTHORIZATION=f"Bearer {os.environ['BENCH_LEGACY_KEY']}")
+    if after.status_code != 200:
+        raise SystemExit(f"the migrated key answered {after.status_code}, expected 200")
+    return {"seconds": seconds, "result": result}
 
 
-def check_key_works(secret: str) -> None:
-    from django.test import Client
+def _writer(token_id: int, stop_file: Path) -> dict:
+    """Small writes in a loop until ``stop_file`` appears; every write's wait is timed."""
+    from django.db import OperationalError, transaction
+    from django.utils import timezone
 
-    response = Client().get("/api/org", HTTP_AUTHORIZATION=f"Bearer {secret}")
-    if response.status_code != 200:
-        raise SystemExit(f"migrated key answered {response.status_code}, expected 200")
+    from tokens.models import ServiceAccountToken
 
-
-def write_section(count: int, result: dict, seconds: float, page_seconds: float) -> None:
-    ok = seconds < REQUEST_TIMEOUT_SECONDS and page_seconds < REQUEST_TIMEOUT_SECONDS
-    verdict = "PASS" if ok and result["failed"] == 0 else "FAIL"
-    section = "\n".join(
-        [
-            SECTIONS_MARKER,
-            "",
-            "## Migrating API keys (bench/migrate.py)",
-            "",
-            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC; SQLite (WAL, IMMEDIATE); "
-            "requests through Django's whole stack (middleware, Basic auth, JSON) in-process.",
-            "",
-            "| Keys in the org | Migrated | Failed | `POST /api/serviceaccounts/migrate` "
-            "| `GET /org/apikeys` after | Within a 30 s request |",
-            "|---:|---:|---:|---:|---:|---|",
-            f"| {count:,} | {result['migrated']:,} | {result['failed']} | {seconds:.1f} s "
-            f"| {page_seconds:.1f} s | **{verdict}** |",
-            "",
-            "The real key created before migrating still answers `GET /api/org` with 200 "
-            "afterwards (checked by the script).",
-            "",
-        ]
-    )
-    head = ""
-    if RESULTS_PATH.exists():
-        text = RESULTS_PATH.read_text()
-        index = text.find(SECTIONS_MARKER)
-        head = text[:index] if index >= 0 else text + "\n"
-    RESULTS_PATH.write_text(head + section)
+    waits: list[float] = []
+    failed = 0
+    while not waits or not stop_file.exists():
+        started = time.perf_counter()
+        try:
+            with transaction.atomic():
+                ServiceAccountToken.objects.filter(pk=token_id).update(last_used_at=timezone.now())
+        except OperationalError:  # "database is locked" once the busy timeout ran out
+            failed += 1
+        waits.append(time.perf_counter() - started)
+        if len(waits) == 1:
+            print("ready", flush=True)
+        time.sleep(WRITER_PAUSE_SECONDS)
+    waits.sort()
+    return {
+        "writes": len(waits),
+        "failed": failed,
+        "longest_seconds": waits[-1],
+        "median_seconds": waits[len(waits) // 2],
+    }
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keys", type=int, default=10_000)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("request", help="migrate every key in one API request")
+    writer = commands.add_parser("writer", help="write in a loop until --stop-file exists")
+    writer.add_argument("--token-id", type=int, required=True)
+    writer.add_argument("--stop-file", type=Path, required=True)
     args = parser.parse_args(argv)
-    db_path = BENCH_DIR / "out" / "migrate.sqlite3"
-    os.environ.update(
-        DATABASE_URL=f"sqlite:///{db_path}",
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        KEYHOUSE_HTTPS="false",
-        DJANGO_ALLOWED_HOSTS="testserver",
-        KEYHOUSE_LOG_LEVEL="ERROR",
-    )
     sys.path.insert(0, str(BASE_DIR))
-    prepare(db_path)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
-    admin, secret = seed(args.keys)
-    result, seconds, page_seconds = timed_requests(admin)
-    check_key_works(secret)
-    write_section(args.keys, result, seconds, page_seconds)
-    print(
-        f"migrated {result['migrated']} of {result['total']} keys in {seconds:.1f} s; "
-        f"the API keys page took {page_seconds:.1f} s"
-    )
-    return 0 if result["failed"] == 0 else 1
+    if args.command == "request":
+        print(json.dumps(_request()))
+    else:
+        print(json.dumps(_writer(args.token_id, args.stop_file)))
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
-"""Hot-path benchmark (DESIGN §3): bearer-authenticated ``GET /api/org`` against the
-unauthenticated ``GET /api/health``, with 10 and with 100 000 tokens in the database.
+"""Keyhouse against its peers, in one run: ``make bench`` writes bench/RESULTS.md.
 
-``make bench`` runs this with .venv/bin/python; it is never part of the test suite. It builds
-two throwaway SQLite databases under bench/out/, seeds them (bench/seed.py), serves each with
-gunicorn (2 sync workers, DJANGO_DEBUG=false) on a free loopback port, checks that the bearer
-request really returns 200, then measures all four cases with ``wrk`` in alternating rounds
-(so drift on a shared machine hits every case alike) and rewrites bench/RESULTS.md from the
-medians. Only 127.0.0.1 is contacted; every server started is stopped before exiting.
+What is measured is three tables below, meant to be extended: ``DATASETS`` (a seeded database
+and the gunicorn serving it), ``CASES`` (one URL with one credential on one dataset, run with
+wrk) and ``RATIOS`` (the targets: one case's median req/s over another's). The other targets
+(worker memory, migration, and the profile of one request) come from their own phases.
+
+Every server runs `make run`'s gunicorn options (read from the Makefile: sync workers, access
+log to stdout) on a free loopback port; the peers (bench/peers/, their own venv) get the same.
+All servers stay up for the whole throughput phase, whose rounds run every case back to back,
+the starting case rotated each round, after one discarded warm-up pass; figures are medians.
+Nothing but 127.0.0.1 is contacted, and every process started is stopped before exiting.
 """
 
 from __future__ import annotations
@@ -15,331 +18,368 @@ import argparse
 import json
 import os
 import platform
-import re
-import resource
-import secrets
-import shlex
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-BENCH_DIR = BASE_DIR / "bench"
-OUT_DIR = BENCH_DIR / "out"
+import migrate
+import profile_request
+from harness import (
+    BASE_DIR,
+    BENCH_DIR,
+    OUT_DIR,
+    PEERS_BIN,
+    PEERS_DIR,
+    VENV_BIN,
+    BenchError,
+    Load,
+    Server,
+    WrkResult,
+    clean_env,
+    http_get,
+    keyhouse_database,
+    keyhouse_env,
+    last_json_line,
+    loadavg,
+    makefile_gunicorn_options,
+    other_load,
+    remove_database,
+    rss_kib,
+    run_checked,
+    run_wrk,
+    wrk_version,
+)
+
 RESULTS_PATH = BENCH_DIR / "RESULTS.md"
-SECTIONS_MARKER = "<!-- other benchmarks -->"
-VENV_BIN = BASE_DIR / ".venv" / "bin"
-PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
-GUNICORN = str(VENV_BIN / "gunicorn")
-HOST = "127.0.0.1"
-WORKERS = 2
-
-AUTH_TARGET = 0.80  # authenticated / unauthenticated req/s
-SCALE_TARGET = 0.95  # authenticated req/s at 100k tokens / at 10 tokens
-QUIET_CPUS = 0.25  # other processes' CPU use below which the machine counts as quiet
-
-_RPS_RE = re.compile(r"^Requests/sec:\s+([0-9.]+)", re.MULTILINE)
-_NON_2XX_RE = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
-_SOCKET_ERRORS_RE = re.compile(r"Socket errors:.*")
-_REQUESTS_RE = re.compile(r"(\d+) requests in")
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SEARCH = "/api/serviceaccounts/search?perpage=50"
+QUIET_CPUS = 0.25  # CPUs kept busy by others below which the machine counts as quiet
 
 
-class BenchError(RuntimeError):
-    """Something that makes the measurement meaningless; the run stops loudly."""
+# --- What is measured --------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    """One seeded database and the gunicorn serving it."""
+@dataclass(frozen=True)
+class Dataset:
+    """A database seeded by ``seed`` (bench/seed.py's arguments, or the peers' seed's) and
+    served by one gunicorn. ``app``: "keyhouse", "peers" (DRF views) or "bare"."""
 
-    tokens: int
-    db_path: Path
-    env: dict[str, str]
-    org_id: int = 0
-    secret: str = ""
-    port: int = 0
-    process: subprocess.Popen[bytes] | None = None
-    log_path: Path = field(default_factory=Path)
-
-    @property
-    def label(self) -> str:
-        return f"{self.tokens:,}".replace(",", " ") + " tokens"
-
-    def url(self, path: str) -> str:
-        return f"http://{HOST}:{self.port}{path}"
+    name: str
+    app: str
+    seed: tuple[str, ...]
+    description: str
 
 
 @dataclass(frozen=True)
 class Case:
+    """``GET path`` on a dataset's server with ``authorization`` (filled in from the seed's
+    output, e.g. ``{secret}``). ``expect`` names the check its answer must pass first."""
+
+    name: str
+    dataset: str
+    path: str
+    authorization: str
+    expect: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Ratio:
+    label: str
+    numerator: str
+    denominator: str
+    target: float
+
+
+DATASETS = (
+    Dataset(
+        "accounts-10000",
+        "keyhouse",
+        ("--accounts", "10000", "--tokens-per-account", "1", "--api-keys", "1000"),
+        "10 000 service accounts x 1 token, 1 000 legacy API keys",
+    ),
+    Dataset("accounts-10", "keyhouse", ("--accounts", "10"), "10 service accounts x 1 token"),
+    Dataset(
+        "tokens-1000",
+        "keyhouse",
+        ("--accounts", "20", "--tokens-per-account", "1000"),
+        "20 service accounts x 1 000 tokens",
+    ),
+    Dataset("tokens-1", "keyhouse", ("--accounts", "20"), "20 service accounts x 1 token"),
+    Dataset(
+        "peers",
+        "peers",
+        ("--api-keys", "10000", "--knox-tokens", "10000"),
+        "DRF peers: 10 000 API keys, 10 000 knox tokens (5 per user)",
+    ),
+    Dataset("bare", "bare", (), "bare Django view: no database"),
+)
+
+CASES = (
+    Case("bare", "bare", "/org", "", "org", "bare Django JSON view"),
+    Case("api-key", "peers", "/api-key/org", "Api-Key {api_key}", "org", "DRF + `HasAPIKey`"),
+    Case("knox", "peers", "/knox/org", "Token {knox_token}", "org", "DRF + knox"),
+    Case("org", "accounts-10000", "/api/org", "Bearer {secret}", "org", "`/api/org`, token"),
+    Case(
+        "org-legacy",
+        "accounts-10000",
+        "/api/org",
+        "Bearer {api_key}",
+        "org",
+        "`/api/org`, legacy API key",
+    ),
+    Case(
+        "search-accounts-10000",
+        "accounts-10000",
+        SEARCH,
+        "Bearer {secret}",
+        "search",
+        "search, 10 000 accounts",
+    ),
+    Case(
+        "search-accounts-10",
+        "accounts-10",
+        SEARCH,
+        "Bearer {secret}",
+        "search",
+        "search, 10 accounts",
+    ),
+    Case(
+        "search-tokens-1000",
+        "tokens-1000",
+        SEARCH,
+        "Bearer {secret}",
+        "search",
+        "search, 20 accounts x 1 000 tokens",
+    ),
+    Case(
+        "search-tokens-1",
+        "tokens-1",
+        SEARCH,
+        "Bearer {secret}",
+        "search",
+        "search, 20 accounts x 1 token",
+    ),
+)
+
+RATIOS = (
+    Ratio(
+        "`GET /api/org` with a token ÷ DRF + djangorestframework-api-key `HasAPIKey` view",
+        "org",
+        "api-key",
+        2.5,
+    ),
+    Ratio("same ÷ DRF + django-rest-knox `TokenAuthentication` view", "org", "knox", 3.5),
+    Ratio("same ÷ a bare Django JSON view (no middleware, no DB)", "org", "bare", 0.75),
+    Ratio(
+        "`/api/serviceaccounts/search?perpage=50`: 20 accounts x 1 000 tokens ÷ 20 x 1 token",
+        "search-tokens-1000",
+        "search-tokens-1",
+        0.8,
+    ),
+    Ratio(
+        "same page: 10 000 accounts ÷ 10 accounts",
+        "search-accounts-10000",
+        "search-accounts-10",
+        0.8,
+    ),
+    Ratio(
+        "search page of 50 (10 000 accounts) ÷ `/api/org` (same server)",
+        "search-accounts-10000",
+        "org",
+        0.4,
+    ),
+    Ratio("legacy API key auth ÷ token auth (`/api/org`)", "org-legacy", "org", 0.95),
+)
+
+MEMORY_CASE = "org"  # the authenticated request repeated for the worker memory figure
+PROFILE_CASE = "org"  # the request profiled in-process
+WORKER_GROWTH_TARGET_MIB = 5.0
+MIGRATE_REQUEST_TARGET_SECONDS = 8.0
+MIGRATE_MEMORY_TARGET = 1.25  # peak RSS at N keys ÷ at N/10 keys: "flat"
+WRITER_WAIT_TARGET_SECONDS = 1.0
+
+FULL = {
+    "rounds": 5,
+    "duration": 5,
+    "warmup": 2,
+    "memory_requests": 100_000,
+    "migrate_request_keys": 10_000,
+    "migrate_command_keys": 100_000,
+    "profile_iterations": 3000,
+    "quiet_wait": 60,
+}
+QUICK = {
+    "rounds": 1,
+    "duration": 2,
+    "warmup": 1,
+    "memory_requests": 5_000,
+    "migrate_request_keys": 1_000,
+    "migrate_command_keys": 5_000,
+    "profile_iterations": 300,
+    "quiet_wait": 0,
+}
+PHASES = ("throughput", "memory", "migration", "profile")
+
+
+# --- Checks on what a case answers ------------------------------------------------------------
+
+
+def check_org(body: bytes, seeded: dict, reference: bytes) -> str | None:
+    if body != reference:
+        return f"body {body[:120]!r} is not byte-identical to Keyhouse's {reference[:120]!r}"
+    return None
+
+
+def check_search(body: bytes, seeded: dict, reference: bytes) -> str | None:
+    data = json.loads(body)
+    rows = data["serviceAccounts"]
+    per_account = seeded["tokens"] // seeded["accounts"]
+    if data["totalCount"] != seeded["accounts"] or len(rows) != min(50, seeded["accounts"]):
+        return f"totalCount {data['totalCount']} and {len(rows)} rows for {seeded['accounts']}"
+    if any(row["tokens"] != per_account for row in rows):
+        return f"token counts {[row['tokens'] for row in rows]}, expected {per_account} each"
+    return None
+
+
+CHECKS: dict[str, Callable[[bytes, dict, bytes], str | None]] = {
+    "org": check_org,
+    "search": check_search,
+}
+
+
+# --- Setting up -----------------------------------------------------------------------------
+
+
+@dataclass
+class Running:
+    """A dataset's server, and what its seed printed (ids and real secrets)."""
+
+    dataset: Dataset
     server: Server
-    endpoint: str  # "health" or "org"
+    seeded: dict = field(default_factory=dict)
+    db_path: Path | None = None
 
-    @property
-    def path(self) -> str:
-        return f"/api/{self.endpoint}"
-
-    @property
-    def headers(self) -> dict[str, str]:
-        if self.endpoint == "org":
-            return {"Authorization": f"Bearer {self.server.secret}"}
-        return {}
-
-    @property
-    def key(self) -> tuple[int, str]:
-        return (self.server.tokens, self.endpoint)
-
-
-# --- Setup ------------------------------------------------------------------------------------
+    def headers(self, case: Case) -> dict[str, str]:
+        if not case.authorization:
+            return {}
+        return {"Authorization": case.authorization.format(**self.seeded)}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="measured rounds (default 7)")
-    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default 5)")
-    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per case")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: 1 short round, small migrations (marked as such in the results)",
+    )
+    for name, value in FULL.items():
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=int,
+            default=None,
+            help=f"default {value:_}, with --quick {QUICK[name]:_}",
+        )
     parser.add_argument("--threads", type=int, default=2, help="wrk -t (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="wrk -c (default 16)")
     parser.add_argument(
-        "--tokens", type=int, nargs=2, default=[10, 100_000], metavar=("SMALL", "LARGE")
+        "--only",
+        default=",".join(PHASES),
+        help=f"comma-separated phases to run (default all: {','.join(PHASES)})",
     )
     parser.add_argument(
-        "--quiet-wait",
-        type=int,
-        default=60,
-        help="wait up to this many seconds for other processes to leave the CPUs (default 60)",
+        "--output",
+        type=Path,
+        help=f"default {RESULTS_PATH.relative_to(BASE_DIR)}, or bench/out/ with --only",
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     args = parser.parse_args(argv)
+    for name, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    args.phases = [phase.strip() for phase in args.only.split(",") if phase.strip()]
+    if unknown := set(args.phases) - set(PHASES):
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    if args.output is None:  # a partial run must not overwrite the full results
+        args.output = RESULTS_PATH if args.phases == list(PHASES) else OUT_DIR / "RESULTS.md"
     if args.rounds < 1 or args.duration < 1 or args.warmup < 0:
         parser.error("--rounds and --duration must be >= 1, --warmup >= 0")
-    if not 1 <= args.tokens[0] < args.tokens[1]:
-        parser.error("--tokens needs 1 <= SMALL < LARGE")
+    if args.migrate_command_keys < 10 or args.migrate_request_keys < 1:
+        parser.error("--migrate-command-keys must be >= 10, --migrate-request-keys >= 1")
     return args
 
 
-def ensure_wrk() -> str:
-    """Path of wrk, installing the Debian package when it is missing and we are root."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        print("wrk not found: installing it with apt-get", flush=True)
-        apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=apt_env, timeout=300)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=apt_env, timeout=300
-        )
-        found = shutil.which("wrk")
-    if not found:
-        raise BenchError("wrk is required: apt-get install wrk")
-    return found
+def check_tools() -> None:
+    if shutil.which("wrk") is None:
+        raise BenchError("wrk is missing: `make bench` installs it (apt-get install wrk)")
+    if not (BASE_DIR / "staticfiles" / "staticfiles.json").exists():
+        raise BenchError("static files are not collected: run `make static` (make bench does)")
+    if not (PEERS_BIN / "gunicorn").exists():
+        raise BenchError("the peers' venv is missing: `make bench` creates bench/.venv-peers")
+    ours, theirs = metadata.version("django"), peers_version("django")
+    if ours != theirs:
+        raise BenchError(f"Keyhouse runs Django {ours} but the peers {theirs}: re-lock the peers")
 
 
-def app_env(db_path: Path) -> dict[str, str]:
-    """Production-like settings, pointed at a throwaway database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KEYHOUSE_"))}
-    env.update(
-        {
-            "DATABASE_URL": f"sqlite:///{db_path}",  # absolute path: sqlite:////…
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "DJANGO_DEBUG": "false",
-            "KEYHOUSE_HTTPS": "false",
-            "DJANGO_ALLOWED_HOSTS": f"{HOST},localhost",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "PYTHONPATH": str(BASE_DIR),
-        }
-    )
+def peers_version(package: str) -> str:
+    code = f"from importlib import metadata; print(metadata.version({package!r}))"
+    return run_checked([str(PEERS_BIN / "python"), "-c", code], clean_env()).strip()
+
+
+def peers_env(settings: str, db_path: Path | None) -> dict[str, str]:
+    env = {
+        **clean_env(),
+        "DJANGO_SETTINGS_MODULE": f"peerproject.{settings}",
+        "DJANGO_SECRET_KEY": os.urandom(32).hex(),
+        "BENCH_ORG_JSON": "{}",
+    }
+    if db_path is not None:
+        env["PEERS_DATABASE"] = str(db_path)
     return env
 
 
-def run_checked(command: list[str], env: dict[str, str], timeout: int) -> str:
-    result = subprocess.run(
-        command, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=timeout
-    )
-    if result.returncode != 0:
-        raise BenchError(
-            f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
-        )
-    return result.stdout
+def prepare(dataset: Dataset) -> Running:
+    """Seed the dataset's database and make (not start) its server."""
+    if dataset.app == "keyhouse":
+        path, seeded = keyhouse_database(dataset.name, list(dataset.seed))
+        server = Server(dataset.name, VENV_BIN / "gunicorn", "config.wsgi", keyhouse_env(path))
+        return Running(dataset, server, seeded, path)
+    settings = "bare_settings" if dataset.app == "bare" else "settings"
+    path = OUT_DIR / f"{dataset.name}.sqlite3" if dataset.seed else None
+    env = peers_env(settings, path)  # main() adds the org document before starting it
+    seeded: dict = {}
+    if path is not None:
+        remove_database(path)
+        python = str(PEERS_BIN / "python")
+        run_checked([python, "manage.py", "migrate", "--no-input", "-v0"], env, cwd=PEERS_DIR)
+        seeded = last_json_line(run_checked([python, "seed.py", *dataset.seed], env, cwd=PEERS_DIR))
+    server = Server(dataset.name, PEERS_BIN / "gunicorn", "peerproject.wsgi", env, cwd=PEERS_DIR)
+    return Running(dataset, server, seeded, path)
 
 
-def prepare_database(tokens: int) -> Server:
-    """A fresh database file with the schema, an org, an Admin service account and tokens."""
-    db_path = OUT_DIR / f"bench-{tokens}.sqlite3"
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    server = Server(tokens=tokens, db_path=db_path, env=app_env(db_path))
-    started = time.monotonic()
-    run_checked([PYTHON, "manage.py", "migrate", "--no-input", "-v0"], server.env, timeout=300)
-    seeded = json.loads(
-        run_checked(
-            [PYTHON, str(BENCH_DIR / "seed.py"), "--tokens", str(tokens)], server.env, timeout=600
-        )
-        .strip()
-        .splitlines()[-1]
-    )
-    if seeded["tokens"] != tokens:
-        raise BenchError(f"seeded {seeded['tokens']} tokens instead of {tokens}")
-    server.org_id = int(seeded["org_id"])
-    server.secret = str(seeded["secret"])
-    print(f"  {server.label}: migrated and seeded in {time.monotonic() - started:.1f}s", flush=True)
-    return server
-
-
-def collectstatic_if_needed(env: dict[str, str]) -> bool:
-    """The manifest storage needs collected files; the API does not, but keep startup clean."""
-    if (BASE_DIR / "staticfiles" / "staticfiles.json").exists():
-        return False
-    run_checked([PYTHON, "manage.py", "collectstatic", "--no-input", "-v0"], env, timeout=300)
-    return True
-
-
-# --- Servers ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def gunicorn_command(port: int) -> list[str]:
-    return [GUNICORN, "config.wsgi", "--bind", f"{HOST}:{port}", "--workers", str(WORKERS)]
-
-
-def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers=headers or {})  # loopback only
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def start_server(server: Server) -> None:
-    server.port = free_port()
-    server.log_path = OUT_DIR / f"gunicorn-{server.tokens}.log"
-    with server.log_path.open("wb") as log:
-        server.process = subprocess.Popen(
-            gunicorn_command(server.port),
-            cwd=BASE_DIR,
-            env=server.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so stopping it takes the workers
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise BenchError(f"gunicorn exited early:\n{log_tail(server)}")
-        try:
-            status, _ = http_get(server.url("/api/health"))
-            if status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise BenchError(f"gunicorn on port {server.port} not healthy within 30s:\n{log_tail(server)}")
-
-
-def stop_server(server: Server) -> None:
-    process = server.process
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)  # gunicorn's graceful shutdown of master and workers
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-
-
-def log_tail(server: Server, lines: int = 30) -> str:
-    try:
-        return "\n".join(server.log_path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def verify(server: Server) -> None:
-    """Fail loudly unless the endpoints answer exactly as the benchmark assumes."""
-    status, body = http_get(server.url("/api/health"))
-    if status != 200 or json.loads(body).get("database") != "ok":
-        raise BenchError(f"{server.label}: GET /api/health -> {status} {body[:200]!r}")
-    bearer = {"Authorization": f"Bearer {server.secret}"}
-    status, body = http_get(server.url("/api/org"), bearer)
+def verify(case: Case, running: Running, reference: bytes) -> None:
+    """The case answers 200 with the expected body, and refuses the request without its
+    credential (so the benchmark really measures an authenticated request)."""
+    server = running.server
+    status, body = http_get(server.url(case.path), running.headers(case))
     if status != 200:
-        raise BenchError(f"{server.label}: GET /api/org with the bearer token -> {status} {body!r}")
-    if json.loads(body).get("id") != server.org_id:
-        raise BenchError(f"{server.label}: /api/org answered for another org: {body!r}")
-    status, _ = http_get(server.url("/api/org"))
-    if status != 401:
-        raise BenchError(f"{server.label}: GET /api/org without credentials -> {status}, not 401")
+        raise BenchError(f"{case.name}: GET {case.path} -> {status} {body[:200]!r}")
+    problem = CHECKS[case.expect](body, running.seeded, reference)
+    if problem:
+        raise BenchError(f"{case.name}: {problem}")
+    if case.authorization:
+        status, _ = http_get(server.url(case.path))
+        if status not in (401, 403):
+            raise BenchError(f"{case.name}: GET {case.path} without credentials -> {status}")
 
 
-# --- Measuring --------------------------------------------------------------------------------
-
-
-@dataclass
-class WrkResult:
-    rps: float
-    socket_errors: str
-    cpu_us: float  # gunicorn CPU time (master + workers) per request, in microseconds
-    other_cpus: float  # CPUs busy with anything but gunicorn and wrk meanwhile (incl. steal)
-
-
-def wrk_command(wrk: str, args: argparse.Namespace, case: Case, duration: int) -> list[str]:
-    command = [wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{duration}s"]
-    for name, value in case.headers.items():
-        command += ["-H", f"{name}: {value}"]
-    return [*command, case.server.url(case.path)]
-
-
-def process_tree_cpu_seconds(root: int) -> float:
-    """User + system CPU time of ``root`` and its children (gunicorn's master and workers)."""
-    total = 0.0
-    pending = [root]
-    while pending:
-        pid = pending.pop()
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
-        pending += [int(child) for child in children]
-    return total
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine spent not idle (user, nice, system, irq, softirq, steal)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = values
-    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
-
-
-def children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def other_load(seconds: float = 2.0) -> float:
-    """How many CPUs other processes keep busy, sampled over ``seconds`` while we wait."""
-    before = machine_busy_seconds()
-    time.sleep(seconds)
-    return (machine_busy_seconds() - before) / seconds
+# --- Phases -----------------------------------------------------------------------------------
 
 
 def wait_for_quiet(limit: int) -> float:
@@ -352,323 +392,473 @@ def wait_for_quiet(limit: int) -> float:
             return busy
 
 
-def run_wrk(wrk: str, args: argparse.Namespace, case: Case, duration: int) -> WrkResult:
-    command = wrk_command(wrk, args, case, duration)
-    assert case.server.process is not None
-    cpu_before = process_tree_cpu_seconds(case.server.process.pid)
-    busy_before, wrk_before, wall_before = (
-        machine_busy_seconds(),
-        children_cpu_seconds(),
-        time.monotonic(),
-    )
-    result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        raise BenchError(f"wrk failed ({result.returncode}):\n{output}")
-    non_2xx = _NON_2XX_RE.search(output)
-    if non_2xx:
-        raise BenchError(
-            f"{case.server.label} {case.path}: {non_2xx.group(1)} non-2xx responses\n"
-            f"{output}\n{log_tail(case.server)}"
-        )
-    match = _RPS_RE.search(output)
-    if match is None:
-        raise BenchError(f"could not read Requests/sec from wrk:\n{output}")
-    cpu = process_tree_cpu_seconds(case.server.process.pid) - cpu_before
-    wall = time.monotonic() - wall_before
-    busy = machine_busy_seconds() - busy_before
-    others = max(0.0, busy - cpu - (children_cpu_seconds() - wrk_before)) / wall
-    requests = _REQUESTS_RE.search(output)
-    count = int(requests.group(1)) if requests else 0
-    errors = _SOCKET_ERRORS_RE.search(output)
-    return WrkResult(
-        rps=float(match.group(1)),
-        socket_errors=errors.group(0) if errors else "",
-        cpu_us=cpu / count * 1e6 if count else float("nan"),
-        other_cpus=others,
-    )
+def throughput(
+    args: argparse.Namespace, load: Load, running: dict[str, Running]
+) -> dict[str, list[WrkResult]]:
+    def run(case: Case, seconds: int) -> WrkResult:
+        where = running[case.dataset]
+        return run_wrk(load, where.server, case.path, where.headers(case), seconds)
+
+    if args.warmup:
+        print("Warming up", flush=True)
+        for case in CASES:
+            run(case, args.warmup)
+    samples: dict[str, list[WrkResult]] = {case.name: [] for case in CASES}
+    for index in range(args.rounds):
+        shift = index % len(CASES)
+        for case in CASES[shift:] + CASES[:shift]:
+            samples[case.name].append(run(case, args.duration))
+        figures = ", ".join(f"{name} {results[-1].rps:.0f}" for name, results in samples.items())
+        print(f"Round {index + 1}/{args.rounds}: {figures}", flush=True)
+    return samples
+
+
+@dataclass
+class MemoryFigures:
+    requests: int
+    started_kib: list[int]  # each worker right after start
+    before_kib: list[int]  # after the warm-up
+    after_kib: list[int]
+
+
+def worker_memory(args: argparse.Namespace, load: Load, running: Running) -> MemoryFigures:
+    """RSS of each worker of a freshly started server after a warm-up and after
+    ``memory_requests`` more authenticated requests (served in 5-second wrk runs)."""
+    case = next(case for case in CASES if case.name == MEMORY_CASE)
+    server = running.server
+    server.start()
+    try:
+        pids = server.worker_pids()
+        started = [rss_kib(pid) for pid in pids]
+        run_wrk(load, server, case.path, running.headers(case), max(args.warmup, 1))
+        before = [rss_kib(pid) for pid in pids]
+        served = 0
+        while served < args.memory_requests:
+            served += run_wrk(load, server, case.path, running.headers(case), 5).requests
+        if server.worker_pids() != pids:
+            raise BenchError("a gunicorn worker was replaced during the memory run")
+        after = [rss_kib(pid) for pid in pids]
+    finally:
+        server.stop()
+    print(f"Worker RSS {before} -> {after} KiB after {served} requests", flush=True)
+    return MemoryFigures(served, started, before, after)
 
 
 # --- Report -----------------------------------------------------------------------------------
 
 
-def read_first(path: str, prefix: str) -> str:
-    try:
-        for line in Path(path).read_text().splitlines():
-            if line.startswith(prefix):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
+@dataclass
+class Verdict:
+    label: str
+    value: str
+    target: str
+    passed: bool | None  # None: not measured in this run
+
+    @property
+    def word(self) -> str:
+        return {True: "**PASS**", False: "**FAIL**", None: "not measured"}[self.passed]
 
 
-def machine_description(wrk: str) -> list[tuple[str, str]]:
-    mem_kb = read_first("/proc/meminfo", "MemTotal")
-    try:
-        memory = f"{int(mem_kb.split()[0]) / 1024 / 1024:.1f} GiB"
-    except (ValueError, IndexError):
-        memory = mem_kb
-    wrk_version = subprocess.run([wrk, "-v"], capture_output=True, text=True, timeout=10)
-    wrk_line = (wrk_version.stdout + wrk_version.stderr).splitlines()[0].split(" Copyright")[0]
-    return [
-        ("CPUs (nproc)", str(len(os.sched_getaffinity(0)))),
-        ("CPU model", read_first("/proc/cpuinfo", "model name")),
-        ("Memory", memory),
-        ("Kernel", f"{platform.system()} {platform.release()} ({platform.machine()})"),
-        ("Python", platform.python_version()),
-        ("Django", metadata.version("django")),
-        ("gunicorn", metadata.version("gunicorn")),
-        ("SQLite", sqlite3.sqlite_version),
-        ("wrk", wrk_line),
-    ]
-
-
-def fmt_rps(value: float) -> str:
+def fmt(value: float) -> str:
     return f"{value:,.0f}".replace(",", " ")
 
 
-def per_round_ratio(numerator: list[WrkResult], denominator: list[WrkResult]) -> float:
-    return statistics.median(n.rps / d.rps for n, d in zip(numerator, denominator, strict=True))
+def mib(kib: float) -> str:
+    return f"{kib / 1024:.1f} MiB"
 
 
-def verdict(value: float, target: float) -> str:
-    return "PASS" if value >= target else "FAIL"
+def machine_rows() -> list[tuple[str, str]]:
+    def first(path: str, prefix: str) -> str:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(prefix):
+                return line.split(":", 1)[1].strip()
+        return "unknown"
+
+    memory = int(first("/proc/meminfo", "MemTotal").split()[0]) / 1024 / 1024
+    return [
+        ("CPUs (nproc)", str(len(os.sched_getaffinity(0)))),
+        ("CPU model", first("/proc/cpuinfo", "model name")),
+        ("Memory", f"{memory:.1f} GiB"),
+        ("Kernel", f"{platform.system()} {platform.release()} ({platform.machine()})"),
+        ("Python", platform.python_version()),
+        ("SQLite", sqlite3.sqlite_version),
+        ("Django (Keyhouse / peers)", f"{metadata.version('django')} / {peers_version('django')}"),
+        (
+            "gunicorn (Keyhouse / peers)",
+            f"{metadata.version('gunicorn')} / {peers_version('gunicorn')}",
+        ),
+        ("djangorestframework", peers_version("djangorestframework")),
+        ("djangorestframework-api-key", peers_version("djangorestframework-api-key")),
+        ("django-rest-knox", peers_version("django-rest-knox")),
+        ("wrk", wrk_version()),
+    ]
+
+
+def ratio_verdicts(samples: dict[str, list[WrkResult]]) -> list[Verdict]:
+    verdicts = []
+    for ratio in RATIOS:
+        if not samples:
+            verdicts.append(Verdict(ratio.label, "", f"≥ {ratio.target}", None))
+            continue
+        top = statistics.median(r.rps for r in samples[ratio.numerator])
+        bottom = statistics.median(r.rps for r in samples[ratio.denominator])
+        value = top / bottom
+        verdicts.append(
+            Verdict(
+                ratio.label,
+                f"{value:.2f} ({fmt(top)} / {fmt(bottom)} req/s)",
+                f"≥ {ratio.target}",
+                value >= ratio.target,
+            )
+        )
+    return verdicts
+
+
+def other_verdicts(
+    memory: MemoryFigures | None, migration: migrate.MigrationFigures | None
+) -> list[Verdict]:
+    verdicts = []
+    if migration is None:
+        labels = (
+            "migrate keys in one API request",
+            "migrate_api_keys peak memory",
+            "longest wait of a concurrent write during the migration",
+        )
+        verdicts += [Verdict(label, "", "", None) for label in labels]
+    else:
+        small, large, writer = migration.small, migration.large, migration.writer
+        growth = large.peak_rss_kib / small.peak_rss_kib
+        verdicts += [
+            Verdict(
+                f"migrate {fmt(migration.request_keys)} keys (SQLite, one API request)",
+                f"{migration.request_seconds:.1f} s",
+                f"≤ {MIGRATE_REQUEST_TARGET_SECONDS:.0f} s",
+                migration.request_seconds <= MIGRATE_REQUEST_TARGET_SECONDS,
+            ),
+            Verdict(
+                f"`manage.py migrate_api_keys`: peak RSS with {fmt(large.keys)} keys "
+                f"÷ with {fmt(small.keys)} keys (flat memory)",
+                f"{growth:.2f} ({mib(large.peak_rss_kib)} / {mib(small.peak_rss_kib)}; "
+                f"{large.seconds:.0f} s for {fmt(large.keys)} keys)",
+                f"≤ {MIGRATE_MEMORY_TARGET}",
+                growth <= MIGRATE_MEMORY_TARGET,
+            ),
+            Verdict(
+                "longest wait of a concurrent write during that migration",
+                f"{writer.longest_seconds:.2f} s ({writer.failed} of {writer.writes} writes "
+                "gave up: database is locked)"
+                if writer.failed
+                else f"{writer.longest_seconds:.2f} s",
+                f"≤ {WRITER_WAIT_TARGET_SECONDS:.0f} s",
+                writer.longest_seconds <= WRITER_WAIT_TARGET_SECONDS and not writer.failed,
+            ),
+        ]
+    label = "gunicorn worker RSS growth over 100 000 authenticated requests"
+    if memory is None:
+        verdicts.append(Verdict(label, "", f"< {WORKER_GROWTH_TARGET_MIB:.0f} MiB", None))
+    else:
+        growth_kib = max(a - b for a, b in zip(memory.after_kib, memory.before_kib, strict=True))
+        verdicts.append(
+            Verdict(
+                label.replace("100 000", fmt(memory.requests)),
+                f"{mib(growth_kib)} (largest of {len(memory.after_kib)} workers)",
+                f"< {WORKER_GROWTH_TARGET_MIB:.0f} MiB",
+                growth_kib / 1024 < WORKER_GROWTH_TARGET_MIB,
+            )
+        )
+    return verdicts
 
 
 def write_results(
-    *,
     args: argparse.Namespace,
-    wrk: str,
-    machine: list[tuple[str, str]],
-    servers: list[Server],
-    samples: dict[tuple[int, str], list[WrkResult]],
-    started: datetime,
-    elapsed: float,
-    load: tuple[str, str],
-    idle_check: float,
-) -> dict[str, float]:
-    small, large = (server.tokens for server in servers)
-    median = {key: statistics.median(r.rps for r in results) for key, results in samples.items()}
-    cpu = {key: statistics.median(r.cpu_us for r in results) for key, results in samples.items()}
-    ratios = {
-        "auth_small": median[(small, "org")] / median[(small, "health")],
-        "auth_large": median[(large, "org")] / median[(large, "health")],
-        "scale": median[(large, "org")] / median[(small, "org")],
-    }
-    auth_worst = min(ratios["auth_small"], ratios["auth_large"])
-    paired = {  # the same ratios taken within each round, then the median: a drift check
-        "auth": min(
-            per_round_ratio(samples[(tokens, "org")], samples[(tokens, "health")])
-            for tokens in (small, large)
-        ),
-        "scale": per_round_ratio(samples[(large, "org")], samples[(small, "org")]),
-    }
+    *,
+    load: Load,
+    running: dict[str, Running],
+    samples: dict[str, list[WrkResult]],
+    memory: MemoryFigures | None,
+    migration: migrate.MigrationFigures | None,
+    profile: profile_request.ProfileFigures | None,
+    context: dict[str, str],
+) -> list[Verdict]:
+    verdicts = ratio_verdicts(samples) + other_verdicts(memory, migration)
     cpus = len(os.sched_getaffinity(0))
-    others = [r.other_cpus for results in samples.values() for r in results]
-    others_median, others_max = statistics.median(others), max(others)
-    small_label, large_label = (server.label for server in servers)
-    example = Case(servers[0], "org")
-    wrk_org = shlex.join(wrk_command("wrk", args, example, args.duration)).replace(
-        servers[0].secret, "glsa_<secret>_<crc>"
-    )
-    gunicorn_shown = " ".join(gunicorn_command(0)).replace(str(BASE_DIR) + "/", "")
-    gunicorn_shown = gunicorn_shown.replace(f"{HOST}:0", f"{HOST}:<port>")
-    wrk_health = shlex.join(wrk_command("wrk", args, Case(servers[0], "health"), args.duration))
-
     lines = [
-        "# Keyhouse hot-path benchmark",
+        "# Keyhouse benchmark: against its peers, in one run",
         "",
-        "Generated by `bench/run.py` (`make bench`); rewritten on every run. DESIGN §3: an",
-        "authenticated API request costs one indexed credential lookup plus the view's own work.",
+        "Generated by `make bench` (`bench/run.py`); rewritten on every run.",
         "",
-        f"- Date: {started:%Y-%m-%d %H:%M:%S} UTC (run took {elapsed:.0f} s)",
-        f"- Load average before / after the run: {load[0]} / {load[1]}; CPUs kept busy by",
-        f"  other processes just before measuring: {idle_check:.2f} of {cpus}",
-        "- CPUs used by other processes (not gunicorn, not wrk; steal included) while",
-        f"  measuring: median {others_median:.2f}, max {others_max:.2f} of {cpus}",
-        *(
-            [
-                "- **Note:** other processes competed with gunicorn and wrk for the CPUs, so",
-                "  absolute req/s are low and noisy; the interleaved rounds and the CPU-per-",
-                "  request figures below keep the comparison meaningful.",
-            ]
-            if max(others_median, idle_check) >= QUIET_CPUS
-            else []
-        ),
+    ]
+    if args.quick or args.phases != list(PHASES):
+        lines += [
+            "> **Quick run** (`bench/run.py --quick`): one short round and small migrations, "
+            "for checking the harness. The figures are indicative only; run `make bench` on a "
+            "quiet machine for the real ones."
+            if args.quick
+            else f"> **Partial run**: only {', '.join(args.phases)}.",
+            "",
+        ]
+    lines += [
+        f"- Date: {context['started']} UTC (the run took {context['elapsed']})",
+        f"- Load average before / after: {context['load_before']} / {context['load_after']}",
+    ]
+    if samples:
+        others = [r.other_cpus for results in samples.values() for r in results]
+        lines.append(
+            f"- CPUs kept busy by other processes: {context['idle_check']} of {cpus} just before "
+            f"measuring; while measuring median {statistics.median(others):.2f}, max "
+            f"{max(others):.2f} (neither gunicorn nor wrk; steal included)"
+        )
+        if max(statistics.median(others), float(context["idle_check"])) >= QUIET_CPUS:
+            lines.append(
+                "- **Note:** other processes competed for the CPUs, so absolute req/s are low "
+                "and noisy; the interleaved rounds keep the ratios comparable."
+            )
+    lines += [
+        "",
+        "## Verdicts",
+        "",
+        "| Measure | Value | Target | Verdict |",
+        "|---|---|---|---|",
+        *(f"| {v.label} | {v.value} | {v.target} | {v.word} |" for v in verdicts),
         "",
         "## Machine",
         "",
         "| | |",
         "|---|---|",
-        *(f"| {name} | {value} |" for name, value in machine),
+        *(f"| {name} | {value} |" for name, value in machine_rows()),
         "",
+        *method_lines(args, load),
+    ]
+    if samples:
+        lines += throughput_lines(args, running, samples)
+    if memory is not None:
+        lines += memory_lines(memory)
+    if migration is not None:
+        lines += migration_lines(migration)
+    if profile is not None:
+        lines += profile_lines(profile)
+    args.output.write_text("\n".join(lines).rstrip() + "\n")
+    return verdicts
+
+
+def method_lines(args: argparse.Namespace, load: Load) -> list[str]:
+    gunicorn = " ".join(makefile_gunicorn_options())
+    return [
         "## Method",
         "",
-        f"- Two throwaway SQLite databases (`bench/out/bench-{small}.sqlite3`,",
-        f"  `bench/out/bench-{large}.sqlite3`), each `manage.py migrate`d and seeded by",
-        "  `bench/seed.py`: one org, one Admin service account, one real token from",
-        "  `token_create`, the rest bulk-inserted with random distinct SHA-256 digests.",
-        "- Environment: `DATABASE_URL=sqlite:////…/bench/out/bench-N.sqlite3 DJANGO_DEBUG=false",
-        f"  KEYHOUSE_HTTPS=false DJANGO_ALLOWED_HOSTS={HOST},localhost DJANGO_SECRET_KEY=<random>`",
-        "  (settings: WAL, `CONN_MAX_AGE=600`, `CONN_HEALTH_CHECKS=True`).",
-        "- Server, one per database, both up for the whole run on free loopback ports:",
-        f"  `{gunicorn_shown}`",
-        "  (sync workers, no access log; they close the connection after each response,",
-        "  so every request includes a TCP connect, for both endpoints alike).",
-        "- Before measuring: `/api/health` 200, `/api/org` with the bearer token 200 for the",
-        "  seeded org, `/api/org` without credentials 401; any non-2xx during a run aborts it.",
-        f"- Warm-up: {args.warmup} s of wrk per case, discarded. Then {args.rounds} rounds;",
-        "  each round runs all four cases back to back (health/org alternating, the starting",
-        "  case rotated each round), so slow drift on a shared machine hits every case alike.",
-        f"- Per measurement: `{wrk_health}` and",
-        f"  `{wrk_org}`.",
-        "- Figures are medians over the rounds; ratios are ratios of medians.",
+        f"- Every server: `gunicorn <app>.wsgi --bind 127.0.0.1:<free port> {gunicorn}`, the",
+        "  options of `make run` (read from the Makefile), access log written to a file.",
+        "  Keyhouse runs with `make run`'s environment (`DJANGO_DEBUG` unset, "
+        "`KEYHOUSE_HTTPS=false`)",
+        "  on its own SQLite file per dataset (WAL, connections kept open: its settings).",
+        "- Peers (`bench/peers/`, own venv from `bench/peers/requirements.lock`): Django's",
+        "  `startproject` settings with DRF, djangorestframework-api-key and django-rest-knox at",
+        "  their defaults, on Keyhouse's SQLite settings; DRF renders with the standard JSON",
+        "  separators so every `/api/org`-like body is byte-identical (checked before measuring).",
+        "  The bare peer has no middleware, no apps and no database.",
+        "- Datasets (seeded before measuring):",
+        *(f"  - `{d.name}`: {d.description}" for d in DATASETS),
+        "- Before measuring, every case must answer 200 with the expected body (search: the",
+        "  right totalCount, rows and token counts) and refuse the request without its",
+        "  credential; any non-2xx answer during a run aborts the benchmark.",
+        f"- Load: `wrk -t{load.threads} -c{load.connections} -d{args.duration}s` per case and "
+        f"round; {args.warmup} s per case of",
+        f"  discarded warm-up first; then {args.rounds} rounds, each running every case back to",
+        "  back with the starting case rotated, so drift on a shared machine hits all alike.",
+        "  Figures are medians over the rounds; ratios are ratios of medians. Sync workers",
+        "  close the connection after each response, so every request includes a TCP connect.",
         "",
-        "## Results (requests/s, median)",
+    ]
+
+
+def throughput_lines(
+    args: argparse.Namespace, running: dict[str, Running], samples: dict[str, list[WrkResult]]
+) -> list[str]:
+    rounds = range(1, args.rounds + 1)
+    lines = [
+        "## Throughput (requests/s; server CPU per request in µs)",
         "",
-        "| Tokens in database | `GET /api/health` (no auth) | `GET /api/org` (Bearer) "
-        "| org / health |",
-        "|---:|---:|---:|---:|",
-        f"| {small_label} | {fmt_rps(median[(small, 'health')])} "
-        f"| {fmt_rps(median[(small, 'org')])} | {ratios['auth_small']:.3f} |",
-        f"| {large_label} | {fmt_rps(median[(large, 'health')])} "
-        f"| {fmt_rps(median[(large, 'org')])} | {ratios['auth_large']:.3f} |",
+        "| Case | Request | Median | CPU µs/req | "
+        + " | ".join(f"Round {i}" for i in rounds)
+        + " |",
+        "|---|---|---:|---:|" + "---:|" * args.rounds,
+    ]
+    for case in CASES:
+        results = samples[case.name]
+        request = f"`{case.path}` on `{case.dataset}`"
+        lines.append(
+            f"| {case.label} | {request} | {fmt(statistics.median(r.rps for r in results))} "
+            f"| {statistics.median(r.cpu_us for r in results):.0f} | "
+            + " | ".join(fmt(r.rps) for r in results)
+            + " |"
+        )
+    errors = [
+        f"- {name}, round {index + 1}: {result.socket_errors}"
+        for name, results in samples.items()
+        for index, result in enumerate(results)
+        if result.socket_errors
+    ]
+    if errors:
+        lines += ["", "wrk reported socket errors:", "", *errors]
+    return [*lines, ""]
+
+
+def memory_lines(memory: MemoryFigures) -> list[str]:
+    case = next(case for case in CASES if case.name == MEMORY_CASE)
+    return [
+        "## Worker memory",
         "",
-        "| Ratio | Value | Median of per-round ratios | Target | Verdict |",
-        "|---|---:|---:|---:|---|",
-        f"| Authenticated / unauthenticated (worse of the two rows above) | {auth_worst:.3f} "
-        f"| {paired['auth']:.3f} | ≥ {AUTH_TARGET:.2f} | **{verdict(auth_worst, AUTH_TARGET)}** |",
-        f"| Authenticated, {large_label} / {small_label} | {ratios['scale']:.3f} "
-        f"| {paired['scale']:.3f} | ≥ {SCALE_TARGET:.2f} "
-        f"| **{verdict(ratios['scale'], SCALE_TARGET)}** |",
+        f"A freshly started Keyhouse server (`{case.dataset}`), {case.label}: each worker's RSS",
+        f"right after start, after the warm-up, and after {fmt(memory.requests)} more requests.",
         "",
-        "The verdict uses the ratio of medians; the per-round column pairs measurements",
-        "taken seconds apart and should agree with it when the machine was steady.",
-        "",
-        "## Server CPU per request (median µs; gunicorn master + workers, from /proc)",
-        "",
-        "Less sensitive to other load on the machine than req/s: what one request costs the",
-        "server. health/org is the throughput ratio a CPU-bound server would reach.",
-        "",
-        "| Tokens in database | `/api/health` | `/api/org` | health / org |",
-        "|---:|---:|---:|---:|",
+        "| Worker | Started | After warm-up | After | Growth |",
+        "|---:|---:|---:|---:|---:|",
         *(
-            f"| {server.label} | {cpu[(server.tokens, 'health')]:.0f} "
-            f"| {cpu[(server.tokens, 'org')]:.0f} "
-            f"| {cpu[(server.tokens, 'health')] / cpu[(server.tokens, 'org')]:.3f} |"
-            for server in servers
+            f"| {i + 1} | {mib(s)} | {mib(b)} | {mib(a)} | {mib(a - b)} |"
+            for i, (s, b, a) in enumerate(
+                zip(memory.started_kib, memory.before_kib, memory.after_kib, strict=True)
+            )
         ),
         "",
-        f"Authenticated, {small_label} / {large_label} CPU per request (the throughput ratio",
-        f"{large_label} / {small_label} a CPU-bound server would reach): "
-        f"{cpu[(small, 'org')] / cpu[(large, 'org')]:.3f}.",
-        "",
-        "## Every round (requests/s, and server CPU µs per request)",
-        "",
-        "| Round | " + " | ".join(f"{t} {e}" for t, e in samples) + " | other CPUs |",
-        "|---:|" + "---:|" * (len(samples) + 1),
     ]
-    for index in range(args.rounds):
-        cells = " | ".join(
-            f"{fmt_rps(results[index].rps)} ({results[index].cpu_us:.0f} µs)"
-            for results in samples.values()
-        )
-        other = statistics.mean(results[index].other_cpus for results in samples.values())
-        lines.append(f"| {index + 1} | {cells} | {other:.2f} |")
-    socket_errors = [
-        f"- {t} {e}, round {i + 1}: {r.socket_errors}"
-        for (t, e), results in samples.items()
-        for i, r in enumerate(results)
-        if r.socket_errors
-    ]
-    if socket_errors:
-        lines += ["", "wrk reported socket errors:", "", *socket_errors]
-    lines.append("")
-    RESULTS_PATH.write_text("\n".join(lines) + kept_sections())
-    return {**ratios, "auth_worst": auth_worst}
 
 
-def kept_sections() -> str:
-    """Sections other benchmarks (bench/migrate.py) wrote below ``SECTIONS_MARKER``."""
-    if not RESULTS_PATH.exists():
-        return ""
-    text = RESULTS_PATH.read_text()
-    index = text.find(SECTIONS_MARKER)
-    return "\n" + text[index:] if index >= 0 else ""
+def migration_lines(migration: migrate.MigrationFigures) -> list[str]:
+    result, writer = migration.request_result, migration.writer
+    return [
+        "## Migrating legacy API keys (SQLite)",
+        "",
+        f"- One request: `POST /api/serviceaccounts/migrate` by an Admin token, in-process "
+        f"through Django's whole stack: {fmt(result['migrated'])} of {fmt(result['total'])} keys "
+        f"in {migration.request_seconds:.1f} s; the real key still answers `/api/org` after.",
+        *(
+            f"- `manage.py migrate_api_keys --org N` on {fmt(run.keys)} keys: {run.seconds:.1f} s, "
+            f"peak RSS {mib(run.peak_rss_kib)} (`{run.summary}`)"
+            for run in (migration.small, migration.large)
+        ),
+        f"- Meanwhile (the {fmt(migration.large.keys)}-key run) a second process updated a "
+        f"token's `last_used_at` every {migrate.WRITER_PAUSE_SECONDS * 1000:.0f} ms, each in "
+        f"its own transaction: {writer.writes} writes, median wait "
+        f"{writer.median_seconds * 1000:.1f} ms, longest {writer.longest_seconds:.2f} s, "
+        f"{writer.failed} gave up after SQLite's busy timeout.",
+        "",
+    ]
+
+
+def profile_lines(profile: profile_request.ProfileFigures) -> list[str]:
+    def table(rows: list[dict], share: str) -> list[str]:
+        return [
+            f"| Function | Calls/req | Own µs/req | Cumulative µs/req | {share} |",
+            "|---|---:|---:|---:|---:|",
+            *(
+                f"| `{row['function']}` | {row['calls']:g} | {row['own_us']:.1f} "
+                f"| {row['cumulative_us']:.1f} | {row['share']:.1%} |"
+                for row in rows
+            ),
+        ]
+
+    return [
+        f"## Profile: one authenticated `GET {profile.path}`",
+        "",
+        f"`bench/profile_request.py`: in-process through Django's WSGI handler, "
+        f"{fmt(profile.iterations)} requests under cProfile",
+        f"after a warm-up. {profile.microseconds:.0f} µs per request without the profiler "
+        f"({profile.profiled_microseconds:.0f} µs with it), {profile.queries} SQL "
+        "quer" + ("y" if profile.queries == 1 else "ies") + " per request. gunicorn's own "
+        "work (HTTP parsing, access log) is not included.",
+        "",
+        "### Top by own time",
+        "",
+        *table(profile.by_own_time, "Share of profiled time"),
+        "",
+        "### Top by cumulative time",
+        "",
+        *table(profile.by_cumulative_time, "Share of profiled time"),
+        "",
+    ]
 
 
 # --- Main -------------------------------------------------------------------------------------
 
 
-def loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
-
-
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     started = datetime.now(UTC)
-    clock = time.monotonic()
     load_before = loadavg()
-    wrk = ensure_wrk()
+    check_tools()
+    load = Load(args.threads, args.connections)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
 
-    print("Preparing databases", flush=True)
-    servers = [prepare_database(tokens) for tokens in args.tokens]
-    if collectstatic_if_needed(servers[0].env):
-        print("  collected static files", flush=True)
-
-    samples: dict[tuple[int, str], list[WrkResult]] = {}
+    print("Seeding databases", flush=True)
+    running = {dataset.name: prepare(dataset) for dataset in DATASETS}
+    samples: dict[str, list[WrkResult]] = {}
+    memory = migration = profile = None
+    idle_check = 0.0
     try:
-        for server in servers:
-            start_server(server)
-            verify(server)
-            print(f"  {server.label}: gunicorn on {HOST}:{server.port}, bearer 200", flush=True)
-        cases = [Case(server, endpoint) for server in servers for endpoint in ("health", "org")]
-        samples = {case.key: [] for case in cases}
+        keyhouse = [r for r in running.values() if r.dataset.app == "keyhouse"]
+        for each in keyhouse:
+            each.server.start()
+        org_case = next(case for case in CASES if case.name == "org")
+        where = running[org_case.dataset]
+        _status, reference = http_get(where.server.url(org_case.path), where.headers(org_case))
+        for each in running.values():
+            if each.dataset.app != "keyhouse":
+                each.server.env["BENCH_ORG_JSON"] = reference.decode()
+                each.server.start()
+        for case in CASES:
+            verify(case, running[case.dataset], reference)
+        print("Every case answers as expected", flush=True)
 
-        idle_check = wait_for_quiet(args.quiet_wait)
-        if args.warmup:
-            print("Warming up", flush=True)
-            for case in cases:
-                run_wrk(wrk, args, case, args.warmup)
-        for round_index in range(args.rounds):
-            shift = round_index % len(cases)
-            row = []
-            for case in cases[shift:] + cases[:shift]:
-                result = run_wrk(wrk, args, case, args.duration)
-                samples[case.key].append(result)
-                row.append(f"{case.server.tokens} {case.endpoint} {result.rps:.0f}")
-            print(f"Round {round_index + 1}/{args.rounds}: " + ", ".join(row), flush=True)
-        for server in servers:
-            verify(server)  # still correct after the load
+        if "throughput" in args.phases:
+            idle_check = wait_for_quiet(args.quiet_wait)
+            samples = throughput(args, load, running)
+            for case in CASES:
+                verify(case, running[case.dataset], reference)  # still right after the load
     finally:
-        for server in servers:
-            stop_server(server)
+        for each in running.values():
+            each.server.stop()
 
-    ratios = write_results(
-        args=args,
-        wrk=wrk,
-        machine=machine_description(wrk),
-        servers=servers,
+    memory_running = running[next(c for c in CASES if c.name == MEMORY_CASE).dataset]
+    if "memory" in args.phases:
+        memory = worker_memory(args, load, memory_running)
+    if "migration" in args.phases:
+        print("Migration", flush=True)
+        migration = migrate.measure(
+            request_keys=args.migrate_request_keys, command_keys=args.migrate_command_keys
+        )
+    if "profile" in args.phases:
+        case = next(c for c in CASES if c.name == PROFILE_CASE)
+        where = running[case.dataset]
+        assert where.db_path is not None
+        print(f"Profiling GET {case.path}", flush=True)
+        profile = profile_request.measure(
+            where.db_path,
+            authorization=where.headers(case)["Authorization"],
+            path=case.path,
+            iterations=args.profile_iterations,
+        )
+
+    elapsed = (datetime.now(UTC) - started).total_seconds()
+    verdicts = write_results(
+        args,
+        load=load,
+        running=running,
         samples=samples,
-        started=started,
-        elapsed=time.monotonic() - clock,
-        load=(load_before, loadavg()),
-        idle_check=idle_check,
+        memory=memory,
+        migration=migration,
+        profile=profile,
+        context={
+            "started": f"{started:%Y-%m-%d %H:%M:%S}",
+            "elapsed": f"{elapsed:.0f} s",
+            "load_before": load_before,
+            "load_after": loadavg(),
+            "idle_check": f"{idle_check:.2f}",
+        },
     )
-    print(
-        f"auth/unauth {ratios['auth_small']:.3f} ({args.tokens[0]} tokens), "
-        f"{ratios['auth_large']:.3f} ({args.tokens[1]} tokens): "
-        f"{verdict(ratios['auth_worst'], AUTH_TARGET)} (>= {AUTH_TARGET})\n"
-        f"{args.tokens[1]}/{args.tokens[0]} tokens, authenticated {ratios['scale']:.3f}: "
-        f"{verdict(ratios['scale'], SCALE_TARGET)} (>= {SCALE_TARGET})\n"
-        f"Wrote {RESULTS_PATH.relative_to(BASE_DIR)}",
-        flush=True,
-    )
-    failed = ratios["auth_worst"] < AUTH_TARGET or ratios["scale"] < SCALE_TARGET
+    for verdict in verdicts:
+        print(f"{verdict.word.strip('*'):12} {verdict.label}: {verdict.value}")
+    print(f"Wrote {args.output}", flush=True)
+    failed = any(verdict.passed is False for verdict in verdicts)
     return 1 if failed and args.strict else 0
 
 

@@ -1,0 +1,173 @@
+"""Where one authenticated ``GET /api/org`` spends its time: the request goes in-process
+through Django's WSGI handler (every middleware, the URL resolver, bearer authentication, the
+view, JSON encoding and the end-of-request signals, exactly as gunicorn calls it), many times
+over under cProfile. What gunicorn itself adds (HTTP parsing, the access log) is not in it.
+
+bench/run.py calls :func:`measure`, which runs this file as a subprocess on a seeded database
+and reads the JSON it prints; the top costs go into bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import re
+import sys
+import sysconfig
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import BASE_DIR, BENCH_DIR, PYTHON, keyhouse_env, last_json_line, run_checked
+
+TOP = 25
+WARM_UP_REQUESTS = 50
+
+
+@dataclass
+class ProfileFigures:
+    path: str
+    iterations: int
+    queries: int  # SQL queries one request makes
+    microseconds: float  # per request without the profiler
+    profiled_microseconds: float  # per request under the profiler
+    by_own_time: list[dict]
+    by_cumulative_time: list[dict]
+
+
+def measure(db_path: Path, *, authorization: str, path: str, iterations: int) -> ProfileFigures:
+    command = [PYTHON, __file__, "--path", path, "--iterations", str(iterations)]
+    env = {**keyhouse_env(db_path), "BENCH_AUTHORIZATION": authorization}
+    return ProfileFigures(**last_json_line(run_checked(command, env)))
+
+
+# --- In-process (run with Django set up) -------------------------------------------------------
+
+
+def _environ(path: str, authorization: str) -> dict:
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_USER_AGENT": "bench",
+        "HTTP_AUTHORIZATION": authorization,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+
+
+def _requester(path: str, authorization: str) -> Callable[[], None]:
+    """One call = one request through the WSGI application, as a WSGI server makes it."""
+    from django.core.wsgi import get_wsgi_application
+
+    application = get_wsgi_application()
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: list, exc_info: object = None) -> None:
+        statuses.append(status)
+
+    def request() -> None:
+        environ = _environ(path, authorization)
+        environ["wsgi.input"] = io.BytesIO()
+        response = application(environ, start_response)
+        b"".join(response)
+        response.close()  # fires request_finished, as the server does
+        if statuses.pop() != "200 OK":
+            raise SystemExit(f"GET {path} did not answer 200")
+
+    return request
+
+
+def _where(filename: str, line: int, function: str) -> str:
+    if filename == "~":  # a built-in; drop the address some of them carry
+        return re.sub(r" at 0x[0-9a-f]+", "", function)
+    for root in (sysconfig.get_paths()["purelib"], str(BASE_DIR), sysconfig.get_paths()["stdlib"]):
+        if filename.startswith(root + os.sep):
+            filename = filename[len(root) + 1 :]
+            break
+    return f"{filename}:{line} {function}"
+
+
+def _top(stats: pstats.Stats, key: int, iterations: int, total: float) -> list[dict]:
+    """The ``TOP`` functions by own (key 2) or cumulative (key 3) time, per request."""
+    rows: Iterable = stats.stats.items()  # type: ignore[attr-defined]
+    ours = [item for item in rows if not item[0][0].startswith(str(BENCH_DIR))]
+    ranked = sorted(ours, key=lambda item: item[1][key], reverse=True)[:TOP]
+    return [
+        {
+            "function": _where(*where),
+            "calls": calls / iterations,
+            "own_us": own / iterations * 1e6,
+            "cumulative_us": cumulative / iterations * 1e6,
+            "share": (own if key == 2 else cumulative) / total,
+        }
+        for where, (_primitive, calls, own, cumulative, _callers) in ranked
+    ]
+
+
+def profile(path: str, authorization: str, iterations: int) -> dict:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    request = _requester(path, authorization)
+    for _ in range(WARM_UP_REQUESTS):
+        request()
+    with CaptureQueriesContext(connection) as captured:
+        request()
+    queries = len(captured)  # now: the next request's start clears the log it reads
+    started = time.perf_counter()
+    for _ in range(iterations):
+        request()
+    plain = (time.perf_counter() - started) / iterations
+
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    for _ in range(iterations):
+        request()
+    profiler.disable()
+    profiled = (time.perf_counter() - started) / iterations
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    return {
+        "path": path,
+        "iterations": iterations,
+        "queries": queries,
+        "microseconds": plain * 1e6,
+        "profiled_microseconds": profiled * 1e6,
+        "by_own_time": _top(stats, 2, iterations, total),
+        "by_cumulative_time": _top(stats, 3, iterations, total),
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--path", default="/api/org")
+    parser.add_argument("--iterations", type=int, default=2000)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(BASE_DIR))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    print(json.dumps(profile(args.path, os.environ["BENCH_AUTHORIZATION"], args.iterations)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
