@@ -38,6 +38,7 @@ class ProfileFigures:
     profiled_microseconds: float  # per request under the profiler
     by_own_time: list[dict]
     by_cumulative_time: list[dict]
+    by_file: list[dict]
 
 
 def measure(db_path: Path, *, authorization: str, path: str, iterations: int) -> ProfileFigures:
@@ -50,10 +51,11 @@ def measure(db_path: Path, *, authorization: str, path: str, iterations: int) ->
 
 
 def _environ(path: str, authorization: str) -> dict:
+    path_info, _, query = path.partition("?")
     return {
         "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
+        "PATH_INFO": path_info,
+        "QUERY_STRING": query,
         "SCRIPT_NAME": "",
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "8000",
@@ -93,14 +95,31 @@ def _requester(path: str, authorization: str) -> Callable[[], None]:
     return request
 
 
+def _source(filename: str) -> str:
+    for root in (sysconfig.get_paths()["purelib"], str(BASE_DIR), sysconfig.get_paths()["stdlib"]):
+        if filename.startswith(root + os.sep):
+            return filename[len(root) + 1 :]
+    return filename
+
+
 def _where(filename: str, line: int, function: str) -> str:
     if filename == "~":  # a built-in; drop the address some of them carry
         return re.sub(r" at 0x[0-9a-f]+", "", function)
-    for root in (sysconfig.get_paths()["purelib"], str(BASE_DIR), sysconfig.get_paths()["stdlib"]):
-        if filename.startswith(root + os.sep):
-            filename = filename[len(root) + 1 :]
-            break
-    return f"{filename}:{line} {function}"
+    return f"{_source(filename)}:{line} {function}"
+
+
+def _by_file(stats: pstats.Stats, iterations: int, total: float) -> list[dict]:
+    """Own time summed per source file: roughly, what each middleware or layer costs."""
+    sums: dict[str, float] = {}
+    for (filename, _line, _function), row in stats.stats.items():  # type: ignore[attr-defined]
+        if not filename.startswith(str(BENCH_DIR)):
+            name = "(built-in functions)" if filename == "~" else _source(filename)
+            sums[name] = sums.get(name, 0.0) + row[2]
+    ranked = sorted(sums.items(), key=lambda item: item[1], reverse=True)[:TOP]
+    return [
+        {"file": name, "own_us": own / iterations * 1e6, "share": own / total}
+        for name, own in ranked
+    ]
 
 
 def _top(stats: pstats.Stats, key: int, iterations: int, total: float) -> list[dict]:
@@ -152,6 +171,7 @@ def profile(path: str, authorization: str, iterations: int) -> dict:
         "profiled_microseconds": profiled * 1e6,
         "by_own_time": _top(stats, 2, iterations, total),
         "by_cumulative_time": _top(stats, 3, iterations, total),
+        "by_file": _by_file(stats, iterations, total),
     }
 
 

@@ -423,18 +423,19 @@ class MemoryFigures:
 
 def worker_memory(args: argparse.Namespace, load: Load, running: Running) -> MemoryFigures:
     """RSS of each worker of a freshly started server after a warm-up and after
-    ``memory_requests`` more authenticated requests (served in 5-second wrk runs)."""
+    ``memory_requests`` more authenticated requests (served in wrk runs of ``duration``)."""
     case = next(case for case in CASES if case.name == MEMORY_CASE)
     server = running.server
     server.start()
     try:
         pids = server.worker_pids()
         started = [rss_kib(pid) for pid in pids]
-        run_wrk(load, server, case.path, running.headers(case), max(args.warmup, 1))
+        headers = running.headers(case)
+        run_wrk(load, server, case.path, headers, max(args.warmup, 1))
         before = [rss_kib(pid) for pid in pids]
         served = 0
         while served < args.memory_requests:
-            served += run_wrk(load, server, case.path, running.headers(case), 5).requests
+            served += run_wrk(load, server, case.path, headers, args.duration).requests
         if server.worker_pids() != pids:
             raise BenchError("a gunicorn worker was replaced during the memory run")
         after = [rss_kib(pid) for pid in pids]
@@ -767,11 +768,20 @@ def profile_lines(profile: profile_request.ProfileFigures) -> list[str]:
         "quer" + ("y" if profile.queries == 1 else "ies") + " per request. gunicorn's own "
         "work (HTTP parsing, access log) is not included.",
         "",
-        "### Top by own time",
+        "### Own time by source file",
+        "",
+        "| Source file | Own µs/req | Share of profiled time |",
+        "|---|---:|---:|",
+        *(
+            f"| `{row['file']}` | {row['own_us']:.1f} | {row['share']:.1%} |"
+            for row in profile.by_file
+        ),
+        "",
+        "### Top functions by own time",
         "",
         *table(profile.by_own_time, "Share of profiled time"),
         "",
-        "### Top by cumulative time",
+        "### Top functions by cumulative time",
         "",
         *table(profile.by_cumulative_time, "Share of profiled time"),
         "",
