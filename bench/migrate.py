@@ -21,6 +21,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,57 +77,68 @@ def measure(*, request_keys: int, command_keys: int) -> MigrationFigures:
         "BENCH_LEGACY_KEY": seeded["api_key"],  # must still work once migrated
     }
     request = last_json_line(run_checked([PYTHON, __file__, "request"], env))
-    small, _ = _command_run("migrate-command-small", command_keys // 10)
-    large, writer = _command_run("migrate-command-large", command_keys, with_writer=True)
-    assert writer is not None
+    small = _command_run("migrate-small", command_keys // 10)
+    path, seeded = keyhouse_database("migrate-large", ["--api-keys", str(command_keys)])
+    with _concurrent_writer(keyhouse_env(path), seeded["token_id"]) as reports:
+        large = _command_run("migrate-large", command_keys, (path, seeded))
     return MigrationFigures(
         request_keys=request_keys,
         request_seconds=request["seconds"],
         request_result=request["result"],
         small=small,
         large=large,
-        writer=writer,
+        writer=reports[0],
     )
 
 
-def _command_run(
-    name: str, keys: int, *, with_writer: bool = False
-) -> tuple[CommandRun, WriterReport | None]:
-    path, seeded = keyhouse_database(name, ["--api-keys", str(keys)])
-    env = keyhouse_env(path)
-    writer = None
-    stop_file = OUT_DIR / f"{name}.stop"
+@contextmanager
+def _concurrent_writer(env: dict[str, str], token_id: int) -> Iterator[list[WriterReport]]:
+    """Run the writer subcommand around the block; its report is in the list afterwards."""
+    stop_file = OUT_DIR / "writer.stop"
     stop_file.unlink(missing_ok=True)
-    if with_writer:
-        writer = subprocess.Popen(
-            [
-                PYTHON,
-                __file__,
-                "writer",
-                "--token-id",
-                str(seeded["token_id"]),
-                "--stop-file",
-                str(stop_file),
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+    command = [
+        PYTHON,
+        __file__,
+        "writer",
+        "--token-id",
+        str(token_id),
+        "--stop-file",
+        str(stop_file),
+    ]
+    writer = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, text=True)
+    reports: list[WriterReport] = []
+    try:
         assert writer.stdout is not None
         if writer.stdout.readline().strip() != "ready":
             raise BenchError("the concurrent writer did not start")
-    print(
-        f"  manage.py migrate_api_keys on {keys} keys" + (" with a writer" * with_writer),
-        flush=True,
-    )
+        yield reports
+    finally:
+        stop_file.touch()
+        try:
+            output, _ = writer.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            writer.kill()
+            writer.wait()
+            raise BenchError("the concurrent writer did not stop") from None
+        finally:
+            stop_file.unlink(missing_ok=True)
+    if writer.returncode != 0:
+        raise BenchError(f"the concurrent writer failed ({writer.returncode})")
+    reports.append(WriterReport(**last_json_line(output)))
+
+
+def _command_run(name: str, keys: int, seeded: tuple[Path, dict] | None = None) -> CommandRun:
+    """``manage.py migrate_api_keys`` on an org of ``keys`` keys (seeded here unless given):
+    its time and peak memory."""
+    path, seeded_ids = seeded or keyhouse_database(name, ["--api-keys", str(keys)])
+    print(f"  manage.py migrate_api_keys on {keys} keys", flush=True)
     log_path = OUT_DIR / f"{name}.log"
     started = time.perf_counter()
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [PYTHON, "manage.py", "migrate_api_keys", "--org", str(seeded["org_id"])],
+            [PYTHON, "manage.py", "migrate_api_keys", "--org", str(seeded_ids["org_id"])],
             cwd=BASE_DIR,
-            env=env,
+            env=keyhouse_env(path),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -133,14 +146,6 @@ def _command_run(
         _pid, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
-    report = None
-    if writer is not None:
-        stop_file.touch()
-        output, _ = writer.communicate(timeout=60)
-        stop_file.unlink(missing_ok=True)
-        if writer.returncode != 0:
-            raise BenchError(f"the concurrent writer failed ({writer.returncode})")
-        report = WriterReport(**last_json_line(output))
     output = log_path.read_text()
     if process.returncode != 0:
         raise BenchError(f"migrate_api_keys failed ({process.returncode}):\n{output[-2000:]}")
@@ -149,7 +154,7 @@ def _command_run(
     )
     if f"migrated {keys}," not in summary:
         raise BenchError(f"migrate_api_keys did not migrate all {keys} keys: {summary!r}")
-    return CommandRun(keys, seconds, usage.ru_maxrss, summary), report
+    return CommandRun(keys, seconds, usage.ru_maxrss, summary)
 
 
 # --- Subcommands (run with Django set up, on the database in DATABASE_URL) -----------------

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from harness import (
     OUT_DIR,
     PEERS_BIN,
     PEERS_DIR,
+    PYTHON,
     VENV_BIN,
     BenchError,
     Load,
@@ -332,6 +334,16 @@ def peers_version(package: str) -> str:
     return run_checked([str(PEERS_BIN / "python"), "-c", code], clean_env()).strip()
 
 
+@cache
+def keyhouse_sqlite_settings() -> str:
+    """Keyhouse's SQLite connection settings as JSON, for the peers to run on the same."""
+    code = (
+        "import json; from django.conf import settings; db = settings.DATABASES['default']; "
+        "print(json.dumps({k: db[k] for k in ('OPTIONS', 'CONN_MAX_AGE', 'CONN_HEALTH_CHECKS')}))"
+    )
+    return run_checked([PYTHON, "-c", code], keyhouse_env(OUT_DIR / "unused.sqlite3")).strip()
+
+
 def peers_env(settings: str, db_path: Path | None) -> dict[str, str]:
     env = {
         **clean_env(),
@@ -341,6 +353,7 @@ def peers_env(settings: str, db_path: Path | None) -> dict[str, str]:
     }
     if db_path is not None:
         env["PEERS_DATABASE"] = str(db_path)
+        env["BENCH_DATABASE_SETTINGS"] = keyhouse_sqlite_settings()
     return env
 
 
@@ -742,6 +755,9 @@ def migration_lines(migration: migrate.MigrationFigures) -> list[str]:
         f"its own transaction: {writer.writes} writes, median wait "
         f"{writer.median_seconds * 1000:.1f} ms, longest {writer.longest_seconds:.2f} s, "
         f"{writer.failed} gave up after SQLite's busy timeout.",
+        f"- Flat memory means the peak with {fmt(migration.large.keys)} keys is at most "
+        f"{MIGRATE_MEMORY_TARGET} times the peak with {fmt(migration.small.keys)}: memory held per "
+        "key would show as a multiple of that.",
         "",
     ]
 

@@ -4,12 +4,14 @@ and django-rest-knox at their documented defaults.
 Three deliberate differences, all the deployment's rather than a library's, so that bench/run.py
 compares request paths and nothing else:
 - production switches: ``DEBUG`` off, the secret key and allowed hosts from the environment;
-- the database block is Keyhouse's own (SQLite in WAL mode, connections kept between
-  requests), pointed at the file bench/run.py seeds;
+- the database settings are Keyhouse's own (SQLite in WAL mode, connections kept between
+  requests; bench/run.py reads them from Keyhouse and hands them over), pointed at the file
+  bench/run.py seeds;
 - DRF renders JSON with the standard library's separators (``COMPACT_JSON``), so its bodies are
   byte-identical to Django's ``JsonResponse`` and Keyhouse's.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -64,24 +66,10 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("PEERS_DATABASE", BASE_DIR / "db.sqlite3"),
-        "OPTIONS": {
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-            "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=268435456;"
-            ),
-        },
-        "CONN_MAX_AGE": 600,
-        "CONN_HEALTH_CHECKS": True,
+        # Keyhouse's own OPTIONS, CONN_MAX_AGE and CONN_HEALTH_CHECKS, from bench/run.py.
+        **json.loads(os.environ.get("BENCH_DATABASE_SETTINGS", "{}")),
     }
 }
-
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
