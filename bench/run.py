@@ -60,7 +60,8 @@ from harness import (
 )
 
 RESULTS_PATH = BENCH_DIR / "RESULTS.md"
-SEARCH = "/api/serviceaccounts/search?perpage=50"
+SEARCH_PAGE = 50
+SEARCH = f"/api/serviceaccounts/search?perpage={SEARCH_PAGE}"
 QUIET_CPUS = 0.25  # CPUs kept busy by others below which the machine counts as quiet
 
 
@@ -200,6 +201,7 @@ RATIOS = (
     Ratio("legacy API key auth ÷ token auth (`/api/org`)", "org-legacy", "org", 0.95),
 )
 
+REFERENCE_CASE = "org"  # its body is the document every peer serves
 MEMORY_CASE = "org"  # the authenticated request repeated for the worker memory figure
 PROFILE_CASE = "org"  # the request profiled in-process
 WORKER_GROWTH_TARGET_MIB = 5.0
@@ -243,7 +245,9 @@ def check_search(body: bytes, seeded: dict, reference: bytes) -> str | None:
     data = json.loads(body)
     rows = data["serviceAccounts"]
     per_account = seeded["tokens"] // seeded["accounts"]
-    if data["totalCount"] != seeded["accounts"] or len(rows) != min(50, seeded["accounts"]):
+    if data["totalCount"] != seeded["accounts"] or len(rows) != min(
+        SEARCH_PAGE, seeded["accounts"]
+    ):
         return f"totalCount {data['totalCount']} and {len(rows)} rows for {seeded['accounts']}"
     if any(row["tokens"] != per_account for row in rows):
         return f"token counts {[row['tokens'] for row in rows]}, expected {per_account} each"
@@ -376,6 +380,29 @@ def prepare(dataset: Dataset) -> Running:
     return Running(dataset, server, seeded, path)
 
 
+def case_named(name: str) -> Case:
+    return next(case for case in CASES if case.name == name)
+
+
+def start_servers(running: dict[str, Running]) -> bytes:
+    """Start Keyhouse's servers, then the peers with the document Keyhouse answered with;
+    check every case. Returns that document."""
+    for each in running.values():
+        if each.dataset.app == "keyhouse":
+            each.server.start()
+    case = case_named(REFERENCE_CASE)
+    where = running[case.dataset]
+    _status, reference = http_get(where.server.url(case.path), where.headers(case))
+    for each in running.values():
+        if each.dataset.app != "keyhouse":
+            each.server.env["BENCH_ORG_JSON"] = reference.decode()
+            each.server.start()
+    for case in CASES:
+        verify(case, running[case.dataset], reference)
+    print("Every case answers as expected", flush=True)
+    return reference
+
+
 def verify(case: Case, running: Running, reference: bytes) -> None:
     """The case answers 200 with the expected body, and refuses the request without its
     credential (so the benchmark really measures an authenticated request)."""
@@ -437,7 +464,7 @@ class MemoryFigures:
 def worker_memory(args: argparse.Namespace, load: Load, running: Running) -> MemoryFigures:
     """RSS of each worker of a freshly started server after a warm-up and after
     ``memory_requests`` more authenticated requests (served in wrk runs of ``duration``)."""
-    case = next(case for case in CASES if case.name == MEMORY_CASE)
+    case = case_named(MEMORY_CASE)
     server = running.server
     server.start()
     try:
@@ -587,7 +614,6 @@ def write_results(
     args: argparse.Namespace,
     *,
     load: Load,
-    running: dict[str, Running],
     samples: dict[str, list[WrkResult]],
     memory: MemoryFigures | None,
     migration: migrate.MigrationFigures | None,
@@ -644,7 +670,7 @@ def write_results(
         *method_lines(args, load),
     ]
     if samples:
-        lines += throughput_lines(args, running, samples)
+        lines += throughput_lines(args, samples)
     if memory is not None:
         lines += memory_lines(memory)
     if migration is not None:
@@ -685,9 +711,7 @@ def method_lines(args: argparse.Namespace, load: Load) -> list[str]:
     ]
 
 
-def throughput_lines(
-    args: argparse.Namespace, running: dict[str, Running], samples: dict[str, list[WrkResult]]
-) -> list[str]:
+def throughput_lines(args: argparse.Namespace, samples: dict[str, list[WrkResult]]) -> list[str]:
     rounds = range(1, args.rounds + 1)
     lines = [
         "## Throughput (requests/s; server CPU per request in µs)",
@@ -718,7 +742,7 @@ def throughput_lines(
 
 
 def memory_lines(memory: MemoryFigures) -> list[str]:
-    case = next(case for case in CASES if case.name == MEMORY_CASE)
+    case = case_named(MEMORY_CASE)
     return [
         "## Worker memory",
         "",
@@ -821,20 +845,7 @@ def main(argv: list[str]) -> int:
     memory = migration = profile = None
     idle_check = 0.0
     try:
-        keyhouse = [r for r in running.values() if r.dataset.app == "keyhouse"]
-        for each in keyhouse:
-            each.server.start()
-        org_case = next(case for case in CASES if case.name == "org")
-        where = running[org_case.dataset]
-        _status, reference = http_get(where.server.url(org_case.path), where.headers(org_case))
-        for each in running.values():
-            if each.dataset.app != "keyhouse":
-                each.server.env["BENCH_ORG_JSON"] = reference.decode()
-                each.server.start()
-        for case in CASES:
-            verify(case, running[case.dataset], reference)
-        print("Every case answers as expected", flush=True)
-
+        reference = start_servers(running)
         if "throughput" in args.phases:
             idle_check = wait_for_quiet(args.quiet_wait)
             samples = throughput(args, load, running)
@@ -844,16 +855,15 @@ def main(argv: list[str]) -> int:
         for each in running.values():
             each.server.stop()
 
-    memory_running = running[next(c for c in CASES if c.name == MEMORY_CASE).dataset]
     if "memory" in args.phases:
-        memory = worker_memory(args, load, memory_running)
+        memory = worker_memory(args, load, running[case_named(MEMORY_CASE).dataset])
     if "migration" in args.phases:
         print("Migration", flush=True)
         migration = migrate.measure(
             request_keys=args.migrate_request_keys, command_keys=args.migrate_command_keys
         )
     if "profile" in args.phases:
-        case = next(c for c in CASES if c.name == PROFILE_CASE)
+        case = case_named(PROFILE_CASE)
         where = running[case.dataset]
         assert where.db_path is not None
         print(f"Profiling GET {case.path}", flush=True)
@@ -868,7 +878,6 @@ def main(argv: list[str]) -> int:
     verdicts = write_results(
         args,
         load=load,
-        running=running,
         samples=samples,
         memory=memory,
         migration=migration,
