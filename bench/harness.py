@@ -54,7 +54,9 @@ def run_checked(command: list[str], env: dict[str, str], *, cwd: Path = BASE_DIR
 
 
 def last_json_line(output: str) -> dict:
-    return json.loads(output.strip().splitlines()[-1])
+    """What a benchmark subprocess printed last: one JSON object."""
+    data: dict = json.loads(output.strip().splitlines()[-1])
+    return data
 
 
 def clean_env() -> dict[str, str]:

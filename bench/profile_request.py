@@ -80,8 +80,11 @@ def _requester(path: str, authorization: str) -> Callable[[], None]:
     application = get_wsgi_application()
     statuses: list[str] = []
 
-    def start_response(status: str, headers: list, exc_info: object = None) -> None:
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: object = None
+    ) -> Callable[[bytes], object]:
         statuses.append(status)
+        return lambda data: None  # WSGI's write(), which Django never calls
 
     def request() -> None:
         environ = _environ(path, authorization)

@@ -373,20 +373,20 @@ def peers_env(settings: str, db_path: Path | None) -> dict[str, str]:
 def prepare(dataset: Dataset) -> Running:
     """Seed the dataset's database and make (not start) its server."""
     if dataset.app == "keyhouse":
-        path, seeded = keyhouse_database(dataset.name, list(dataset.seed))
-        server = Server(dataset.name, VENV_BIN / "gunicorn", "config.wsgi", keyhouse_env(path))
-        return Running(dataset, server, seeded, path)
+        db_path, seeded = keyhouse_database(dataset.name, list(dataset.seed))
+        server = Server(dataset.name, VENV_BIN / "gunicorn", "config.wsgi", keyhouse_env(db_path))
+        return Running(dataset, server, seeded, db_path)
     settings = "bare_settings" if dataset.app == "bare" else "settings"
-    path = OUT_DIR / f"{dataset.name}.sqlite3" if dataset.seed else None
-    env = peers_env(settings, path)  # main() adds the org document before starting it
-    seeded: dict = {}
-    if path is not None:
-        remove_database(path)
-        python = str(PEERS_BIN / "python")
-        run_checked([python, "manage.py", "migrate", "--no-input", "-v0"], env, cwd=PEERS_DIR)
-        seeded = last_json_line(run_checked([python, "seed.py", *dataset.seed], env, cwd=PEERS_DIR))
+    peers_db = OUT_DIR / f"{dataset.name}.sqlite3" if dataset.seed else None
+    env = peers_env(settings, peers_db)  # main() adds the org document before starting it
     server = Server(dataset.name, PEERS_BIN / "gunicorn", "peerproject.wsgi", env, cwd=PEERS_DIR)
-    return Running(dataset, server, seeded, path)
+    if peers_db is None:
+        return Running(dataset, server)
+    remove_database(peers_db)
+    python = str(PEERS_BIN / "python")
+    run_checked([python, "manage.py", "migrate", "--no-input", "-v0"], env, cwd=PEERS_DIR)
+    seed = run_checked([python, "seed.py", *dataset.seed], env, cwd=PEERS_DIR)
+    return Running(dataset, server, last_json_line(seed), peers_db)
 
 
 def case_named(name: str) -> Case:
@@ -503,10 +503,12 @@ class Verdict:
     value: str
     target: str
     passed: bool | None  # None: not measured in this run
+    noisy: bool = False  # measured while other processes kept the CPUs busy
 
     @property
     def word(self) -> str:
-        return {True: "**PASS**", False: "**FAIL**", None: "not measured"}[self.passed]
+        word = {True: "**PASS**", False: "**FAIL**", None: "not measured"}[self.passed]
+        return f"{word} (busy machine: uncertain)" if self.noisy else word
 
 
 def fmt(value: float) -> str:
@@ -544,7 +546,12 @@ def machine_rows() -> list[tuple[str, str]]:
     ]
 
 
-def ratio_verdicts(samples: dict[str, list[WrkResult]]) -> list[Verdict]:
+def machine_was_busy(samples: dict[str, list[WrkResult]], idle_check: float) -> bool:
+    others = [r.other_cpus for results in samples.values() for r in results]
+    return max(statistics.median(others), idle_check) >= QUIET_CPUS
+
+
+def ratio_verdicts(samples: dict[str, list[WrkResult]], idle_check: float) -> list[Verdict]:
     verdicts = []
     for ratio in RATIOS:
         if not samples:
@@ -559,6 +566,7 @@ def ratio_verdicts(samples: dict[str, list[WrkResult]]) -> list[Verdict]:
                 f"{value:.2f} ({fmt(top)} / {fmt(bottom)} req/s)",
                 f"≥ {ratio.target}",
                 value >= ratio.target,
+                noisy=machine_was_busy(samples, idle_check),
             )
         )
     return verdicts
@@ -629,7 +637,8 @@ def write_results(
     profile: profile_request.ProfileFigures | None,
     context: dict[str, str],
 ) -> list[Verdict]:
-    verdicts = ratio_verdicts(samples) + other_verdicts(memory, migration)
+    idle_check = float(context["idle_check"])
+    verdicts = ratio_verdicts(samples, idle_check) + other_verdicts(memory, migration)
     cpus = len(os.sched_getaffinity(0))
     lines = [
         "# Keyhouse benchmark: against its peers, in one run",
@@ -657,7 +666,7 @@ def write_results(
             f"measuring; while measuring median {statistics.median(others):.2f}, max "
             f"{max(others):.2f} (neither gunicorn nor wrk; steal included)"
         )
-        if max(statistics.median(others), float(context["idle_check"])) >= QUIET_CPUS:
+        if machine_was_busy(samples, idle_check):
             lines.append(
                 "- **Note:** other processes competed for the CPUs, so req/s are low and noisy; "
                 "the interleaved rounds hit every case alike, but ratios are less certain than "
@@ -914,7 +923,7 @@ def main(argv: list[str]) -> int:
         },
     )
     for verdict in verdicts:
-        print(f"{verdict.word.strip('*'):12} {verdict.label}: {verdict.value}")
+        print(f"{verdict.word.replace('**', ''):12} {verdict.label}: {verdict.value}")
     print(f"Wrote {args.output}", flush=True)
     failed = any(verdict.passed is False for verdict in verdicts)
     return 1 if failed and args.strict else 0

@@ -18,6 +18,10 @@ import json
 import os
 import sys
 from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.db.models import Model
 
 BATCH_SIZE = 5000
 ORG_NAME = "Bench Org"
@@ -39,12 +43,12 @@ def random_digest() -> str:
     return hashlib.sha256(os.urandom(32)).hexdigest()
 
 
-def bulk_insert(model: type, objects: list) -> None:
+def bulk_insert(model: type[Model], objects: list) -> None:
     from django.db import transaction
 
     for start in range(0, len(objects), BATCH_SIZE):
         with transaction.atomic():
-            model.objects.bulk_create(objects[start : start + BATCH_SIZE])
+            model._default_manager.bulk_create(objects[start : start + BATCH_SIZE])
 
 
 def seed(accounts: int, tokens_per_account: int, api_keys: int) -> dict[str, object]:
