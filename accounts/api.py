@@ -184,6 +184,7 @@ def service_account_search(request: AppRequest) -> JsonResponse:
         query=request.GET.get("query", ""),
         disabled_only=request.GET.get("disabled") == "true",
         expired_only=request.GET.get("expiredTokens") == "true",
+        expiring_only=request.GET.get("expiringTokens") == "true",
     )
     envelope, rows = paged(request, accounts)
     return JsonResponse({**envelope, "serviceAccounts": [account.to_api() for account in rows]})

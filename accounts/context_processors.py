@@ -1,6 +1,11 @@
-from django.http import HttpRequest
+from functools import partial
 
-from accounts.access import current_identity, orgs_for_user
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.access import Identity, current_identity, has_permission, orgs_for_user
+from accounts.models import ServiceAccount, expiring_tokens
+from accounts.teams.catalogue import SERVICEACCOUNTS_READ
 
 
 def navigation(request: HttpRequest) -> dict:
@@ -9,8 +14,17 @@ def navigation(request: HttpRequest) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     identity = getattr(request, "identity", None) or current_identity(user)
+    may_see_accounts = identity is not None and has_permission(identity, SERVICEACCOUNTS_READ)
     return {
         "nav_identity": identity,
         "nav_orgs": orgs_for_user(user).only("pk", "name"),
         "nav_show_api_keys": identity is not None and not identity.org.api_keys_hidden,
+        # Called (one COUNT) only where the sidebar is drawn, not for htmx fragments.
+        "nav_expiring_tokens": partial(expiring_token_count, identity) if may_see_accounts else 0,
     }
+
+
+def expiring_token_count(identity: Identity) -> int:
+    """How many of the org's tokens expire soon (the Service accounts entry's badge)."""
+    accounts = ServiceAccount.objects.for_org(identity.org)
+    return accounts.filter(expiring_tokens(timezone.now(), "tokens__")).count()

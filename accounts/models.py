@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
@@ -115,6 +116,27 @@ class Membership(models.Model):
         return f"{self.user} in {self.org} ({self.role})"
 
 
+def expiring_soon_window() -> timedelta:
+    """How far ahead "Expiring soon" looks (``KEYHOUSE_EXPIRING_SOON_DAYS``)."""
+    return timedelta(days=settings.KEYHOUSE_EXPIRING_SOON_DAYS)
+
+
+def expiring_tokens(now: datetime, via: str = "") -> models.Q:
+    """Tokens that still work and stop within the "Expiring soon" window: the one definition
+    behind the list filter, the badges, the nav count and the e-mail digest. ``via`` is the
+    path from the queried model to the token (``"tokens__"`` from a service account), so
+    this app names the tokens app's fields without importing it. A rotated token is left
+    out: its end was chosen when it was replaced."""
+    return models.Q(
+        **{
+            f"{via}is_revoked": False,
+            f"{via}rotated_at__isnull": True,
+            f"{via}expires_at__gt": now,
+            f"{via}expires_at__lte": now + expiring_soon_window(),
+        }
+    )
+
+
 class ServiceAccountQuerySet(models.QuerySet["ServiceAccount"]):
     def for_org(self, org: Organization) -> ServiceAccountQuerySet:
         return self.filter(org=org)
@@ -129,17 +151,52 @@ class ServiceAccountQuerySet(models.QuerySet["ServiceAccount"]):
         )
 
     def listing(
-        self, *, query: str = "", disabled_only: bool = False, expired_only: bool = False
+        self,
+        *,
+        query: str = "",
+        disabled_only: bool = False,
+        expired_only: bool = False,
+        expiring_only: bool = False,
     ) -> ServiceAccountQuerySet:
         """The list behind both the page and ``/api/serviceaccounts/search``, with token
         counts, in name order."""
+        now = timezone.now()
+        accounts = self.search(query)
+        if expiring_only:
+            # EXISTS on the account's tokens: cheap, and independent of the counts below.
+            tokens = self.model._meta.get_field("tokens").related_model
+            assert not isinstance(tokens, str)
+            accounts = accounts.filter(
+                models.Exists(
+                    tokens._default_manager.filter(service_account=models.OuterRef("pk")).filter(
+                        expiring_tokens(now)
+                    )
+                )
+            )
         # Meta.ordering does not apply to aggregate queries, so order explicitly.
-        accounts = self.search(query).with_token_stats(timezone.now()).order_by("name_key", "pk")
+        accounts = accounts.with_token_stats(now).order_by("name_key", "pk")
         if disabled_only:
             accounts = accounts.filter(is_disabled=True)
         if expired_only:
             accounts = accounts.filter(models.Q(expired_token_count__gt=0))
         return accounts
+
+    def never_expiring_tokens(self) -> models.QuerySet:
+        """One row per working token without an expiry (the "Never expire" list), as dicts:
+        the account's ``pk`` and ``name``, and the token's ``token_id``, ``token_name``,
+        ``created_at`` and ``last_used_at``."""
+        return (
+            self.filter(tokens__is_revoked=False, tokens__expires_at__isnull=True)
+            .order_by("name_key", "pk", "tokens__created_at", "tokens__pk")
+            .values(
+                "pk",
+                "name",
+                token_id=models.F("tokens__pk"),
+                token_name=models.F("tokens__name"),
+                created_at=models.F("tokens__created_at"),
+                last_used_at=models.F("tokens__last_used_at"),
+            )
+        )
 
     def with_token_stats(self, now: datetime) -> ServiceAccountQuerySet:
         # "tokens" is the reverse name of tokens.ServiceAccountToken.service_account; a string
@@ -149,6 +206,8 @@ class ServiceAccountQuerySet(models.QuerySet["ServiceAccount"]):
             expired_token_count=models.Count(
                 "tokens", filter=models.Q(tokens__expires_at__lte=now), distinct=True
             ),
+            # When the account's first expiring-soon token stops working (None: none is).
+            next_expiry=models.Min("tokens__expires_at", filter=expiring_tokens(now, "tokens__")),
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -30,7 +31,12 @@ from accounts.ui import action_done, confirm, htmx_partial, safe_next_url
 LIST_TEMPLATE = "accounts/serviceaccount_list.html"
 DETAIL_TEMPLATE = "accounts/serviceaccount_detail.html"
 PER_PAGE = 50
-FILTERS = {"all": "All", "expired": "With expired tokens", "disabled": "Disabled"}
+FILTERS = {
+    "all": "All",
+    "expired": "With expired tokens",
+    "expiring": "Expiring soon",
+    "disabled": "Disabled",
+}
 RESULTS_TARGET = "sa-results"
 DETAIL_PARTIALS = {"sa-header": "header", "tokens": "tokens"}
 ACCOUNTS_CHANGED = "serviceAccountsChanged"
@@ -41,20 +47,29 @@ def _listing_context(identity: Identity, params: QueryDict) -> dict:
     current = params.get("filter", "all")
     if current not in FILTERS:
         current = "all"
-    accounts = ServiceAccount.objects.for_org(identity.org).listing(
+    in_org = ServiceAccount.objects.for_org(identity.org)
+    accounts = in_org.listing(
         query=query,
         disabled_only=current == "disabled",
         expired_only=current == "expired",
+        expiring_only=current == "expiring",
     )
     page = Paginator(accounts, PER_PAGE).get_page(params.get("page"))
+    never_expire = None
+    if current == "expiring":  # beside what expires soon, what never does
+        never_expire = Paginator(in_org.never_expiring_tokens(), PER_PAGE).get_page(
+            params.get("never_page")
+        )
     return {
+        "now": timezone.now(),
         "page": page,
+        "never_expire": never_expire,
+        "expiring_soon_days": settings.KEYHOUSE_EXPIRING_SOON_DAYS,
         "query": query,
         "filter": current,
         "filters": FILTERS,
         "roles": assignable_roles(identity),
-        "org_has_accounts": bool(page.object_list)
-        or ServiceAccount.objects.for_org(identity.org).exists(),
+        "org_has_accounts": bool(page.object_list) or in_org.exists(),
     }
 
 

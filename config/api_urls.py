@@ -54,6 +54,16 @@ urlpatterns = [
         tokens_api.token_detail,
         name="api-token",
     ),
+    path(
+        "serviceaccounts/<str:sa_id>/tokens/<str:token_id>/revoke",
+        tokens_api.token_revoke_view,
+        name="api-token-revoke",
+    ),
+    path(
+        "serviceaccounts/<str:sa_id>/tokens/<str:token_id>/rotate",
+        tokens_api.token_rotate_view,
+        name="api-token-rotate",
+    ),
     path("teams", teams_api.teams, name="api-teams"),
     path("teams/search", teams_api.team_search, name="api-teams-search"),
     path("teams/<str:team_id>", teams_api.team_detail, name="api-team"),

@@ -1,13 +1,16 @@
 """Keyhouse settings: one module, every value from the environment (see .env.example)."""
 
+import os
 import re
 import tomllib
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONE, SELF
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 
 from config.env import env_bool, env_int, env_list, env_str
 
@@ -209,6 +212,42 @@ STORAGES = {
     },
 }
 
+# --- E-mail ---------------------------------------------------------------------------------
+# Without DJANGO_EMAIL_HOST, mail is printed to the console (stdout), so `make run` needs no
+# mail server; with it, mail goes out through that SMTP server.
+EMAIL_HOST = env_str("DJANGO_EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "DJANGO_EMAIL_USE_TLS (STARTTLS) and DJANGO_EMAIL_USE_SSL (implicit TLS) exclude each "
+        "other: set one."
+    )
+EMAIL_PORT = env_int(
+    "DJANGO_EMAIL_PORT",
+    465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25,
+    minimum=1,
+    maximum=65535,
+)
+EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 30, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "Keyhouse <keyhouse@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+try:
+    validate_email(parseaddr(DEFAULT_FROM_EMAIL)[1])
+except ValidationError:
+    raise ImproperlyConfigured(
+        "DJANGO_DEFAULT_FROM_EMAIL must be an e-mail address, optionally with a name: "
+        f"'Keyhouse <keyhouse@example.com>', got {DEFAULT_FROM_EMAIL!r}."
+    ) from None
+EMAIL_SUBJECT_PREFIX = "[Keyhouse] "
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
@@ -247,6 +286,14 @@ if KEYHOUSE_API_KEY_MAX_SECONDS_TO_LIVE == 0:
         "KEYHOUSE_API_KEY_MAX_SECONDS_TO_LIVE must be a positive number of seconds or -1."
     )
 KEYHOUSE_LAST_USED_INTERVAL_SECONDS = env_int("KEYHOUSE_LAST_USED_INTERVAL_SECONDS", 60, minimum=0)
+# "Expiring soon" (list filter, badges, the nav count and the e-mail digest) looks this far ahead.
+KEYHOUSE_EXPIRING_SOON_DAYS = env_int("KEYHOUSE_EXPIRING_SOON_DAYS", 7, minimum=1, maximum=365)
+# Where people reach this server, for links in e-mails (which have no request to take it from).
+KEYHOUSE_PUBLIC_URL = env_str("KEYHOUSE_PUBLIC_URL").rstrip("/")
+if KEYHOUSE_PUBLIC_URL and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", KEYHOUSE_PUBLIC_URL):
+    raise ImproperlyConfigured(
+        "KEYHOUSE_PUBLIC_URL must be an http(s) address like https://keyhouse.example.com."
+    )
 # Dotted paths walked in order by accounts.api_auth; each knows one kind of credential.
 KEYHOUSE_CREDENTIAL_BACKENDS = [
     "tokens.auth.ServiceAccountTokenBackend",

@@ -6,16 +6,22 @@ from typing import Any, cast
 from django import forms
 
 from tokens.models import ServiceAccountToken
-from tokens.services import day_limit
+from tokens.services import DEFAULT_GRACE, day_limit
 
 NEVER = "never"
 ON_DATE = "date"
+GRACE_CHOICES = [
+    (0, "Immediately"),
+    (3600, "1 hour"),
+    (86400, "24 hours"),
+    (7 * 86400, "7 days"),
+]
 
 
-class TokenForm(forms.Form):
-    """Parses the dialog; the expiry rules themselves live in ``tokens.services``."""
+class ExpiryForm(forms.Form):
+    """The expiry part of the token dialog; the expiry rules themselves live in
+    ``tokens.services``."""
 
-    name = forms.CharField(label="Display name", max_length=ServiceAccountToken.NAME_MAX_LENGTH)
     expiration = forms.ChoiceField(label="Expiration", widget=forms.RadioSelect)
     expires_on = forms.DateField(
         label="Expiration date", required=False, widget=forms.DateInput(attrs={"type": "date"})
@@ -52,3 +58,31 @@ class TokenForm(forms.Form):
         if self.cleaned_data.get("expiration") != ON_DATE:
             return None
         return datetime.combine(self.cleaned_data["expires_on"], time.min, tzinfo=UTC)
+
+
+class TokenForm(ExpiryForm):
+    name = forms.CharField(label="Display name", max_length=ServiceAccountToken.NAME_MAX_LENGTH)
+    field_order = ["name"]
+
+
+class RotateForm(ExpiryForm):
+    """Rotate: the new token's expiry, and how long the old one keeps working."""
+
+    grace = forms.TypedChoiceField(
+        label="Keep the old token working for",
+        choices=GRACE_CHOICES,
+        coerce=lambda seconds: timedelta(seconds=int(seconds)),
+        initial=int(DEFAULT_GRACE.total_seconds()),
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args: Any, token: ServiceAccountToken, today: date, **kwargs: Any) -> None:
+        super().__init__(*args, today=today, **kwargs)
+        # Prefilled with the old token's own lifetime, from today (within the day limit).
+        if token.expires_at is not None:
+            lifetime = max(1, (token.expires_at - token.created_at).days)
+            limit = day_limit()
+            self.initial.setdefault("expiration", ON_DATE)
+            self.initial.setdefault(
+                "expires_on", today + timedelta(days=min(lifetime, limit or lifetime))
+            )

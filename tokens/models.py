@@ -5,9 +5,24 @@ from datetime import datetime, timedelta
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import NamedModel, ServiceAccount, isoformat
+from accounts.models import (
+    NamedModel,
+    ServiceAccount,
+    expiring_soon_window,
+    expiring_tokens,
+    isoformat,
+)
 
-EXPIRY_WARNING = timedelta(days=7)
+EXPIRY_WARNING = timedelta(days=7)  # Grafana's window for secondsUntilExpiration
+USER_AGENT_MAX_LENGTH = 200
+
+
+class ServiceAccountTokenQuerySet(models.QuerySet["ServiceAccountToken"]):
+    def for_org(self, org_id: int) -> ServiceAccountTokenQuerySet:
+        return self.filter(service_account__org_id=org_id)
+
+    def expiring_soon(self, now: datetime) -> ServiceAccountTokenQuerySet:
+        return self.filter(expiring_tokens(now))
 
 
 class ServiceAccountToken(NamedModel):
@@ -20,7 +35,18 @@ class ServiceAccountToken(NamedModel):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Where the last recorded use came from (written with last_used_at, never the credential).
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    last_used_user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True)
     is_revoked = models.BooleanField(default=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # Set on the old token when a rotation replaced it; it then works until its (shortened)
+    # expiry and cannot be rotated again.
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    # When the expiry digest (manage.py notify_expiring_tokens) last named this token.
+    expiry_notified_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ServiceAccountTokenQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -29,6 +55,8 @@ class ServiceAccountToken(NamedModel):
                 fields=["service_account", "name_key"], name="tokens_name_unique"
             ),
         ]
+        # "Expiring soon" (the nav count on every page, the digest) looks tokens up by expiry.
+        indexes = [models.Index(fields=["expires_at"], name="tokens_expires_at_idx")]
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
@@ -42,10 +70,11 @@ class ServiceAccountToken(NamedModel):
             return int(left.total_seconds())
         return 0
 
-    def days_until_expiration(self, now: datetime | None = None) -> int | None:
-        """Whole days left while under the warning window, else None."""
-        seconds = self.seconds_until_expiration(now)
-        return max(1, round(seconds / 86400)) if seconds else None
+    def is_expiring_soon(self, now: datetime) -> bool:
+        """What ``accounts.models.expiring_tokens`` selects, for one token in hand."""
+        if self.expires_at is None or self.is_revoked or self.rotated_at is not None:
+            return False
+        return now < self.expires_at <= now + expiring_soon_window()
 
     def to_api(self, now: datetime | None = None) -> dict:
         now = now or timezone.now()
@@ -58,4 +87,8 @@ class ServiceAccountToken(NamedModel):
             "secondsUntilExpiration": self.seconds_until_expiration(now),
             "hasExpired": self.is_expired(now),
             "isRevoked": self.is_revoked,
+            "revokedAt": isoformat(self.revoked_at),
+            "rotatedAt": isoformat(self.rotated_at),
+            "lastUsedIp": self.last_used_ip,
+            "lastUsedUserAgent": self.last_used_user_agent or None,
         }

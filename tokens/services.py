@@ -1,7 +1,9 @@
-"""Creating and deleting service-account tokens. The UI and the API both come through here."""
+"""Creating, renaming, revoking, rotating and deleting service-account tokens. The UI, the
+API and the management commands all come through here; each write is one transaction."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -10,9 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.access import Identity, check_can_act_as
-from accounts.errors import NotFound
+from accounts.errors import Conflict, NotFound, Refusal
 from accounts.models import ServiceAccount
-from accounts.names import name_key
+from accounts.names import fits, name_key
 from accounts.services import clean_name, save_unique
 from tokens import format as token_format
 from tokens.models import ServiceAccountToken
@@ -20,6 +22,13 @@ from tokens.models import ServiceAccountToken
 DAY_LIMIT_MESSAGE = (
     "The expiration date input exceeds the limit for service account access tokens expiration date"
 )
+# How long a rotated token may keep working next to its replacement.
+MAX_GRACE = timedelta(days=7)
+DEFAULT_GRACE = timedelta(hours=24)
+
+
+class NotRotatable(Refusal):
+    """A revoked or expired token has nothing left to hand over."""
 
 
 def day_limit() -> int | None:
@@ -61,6 +70,29 @@ def suggest_token_name(account: ServiceAccount) -> str:
     return f"{account.login}-token-{number}"
 
 
+def clean_token_name(name: str) -> str:
+    return clean_name(name, what="Token name", max_length=ServiceAccountToken.NAME_MAX_LENGTH)
+
+
+def _name_taken(name: str) -> str:
+    return f"A token named '{name}' already exists for this service account."
+
+
+def _save_new_token(
+    account: ServiceAccount, name: str, expires_at: datetime | None, now: datetime
+) -> tuple[ServiceAccountToken, str]:
+    secret = token_format.generate(settings.KEYHOUSE_TOKEN_PREFIX)
+    token = ServiceAccountToken(
+        service_account=account,
+        name=name,
+        digest=token_format.digest(secret),
+        created_at=now,
+        expires_at=expires_at,
+    )
+    save_unique(token, conflict=_name_taken(name))
+    return token, secret
+
+
 @transaction.atomic
 def token_create(
     *,
@@ -76,7 +108,7 @@ def token_create(
     create one (``check_can_act_as``).
     """
     now = now or timezone.now()
-    name = clean_name(name, what="Token name", max_length=ServiceAccountToken.NAME_MAX_LENGTH)
+    name = clean_token_name(name)
     check_expiry(expires_at, now)
     # Lock the account so a concurrent delete can't leave the token pointing nowhere, and
     # decide on its current role and grants.
@@ -84,16 +116,117 @@ def token_create(
     if locked is None:
         raise NotFound()
     check_can_act_as(identity, locked)
-    secret = token_format.generate(settings.KEYHOUSE_TOKEN_PREFIX)
-    token = ServiceAccountToken(
-        service_account=account,
-        name=name,
-        digest=token_format.digest(secret),
-        created_at=now,
-        expires_at=expires_at,
+    return _save_new_token(account, name, expires_at, now)
+
+
+def _locked(token: ServiceAccountToken, *, with_account: bool = False) -> ServiceAccountToken:
+    """The token's row, locked and read afresh (a concurrent request may have changed it);
+    ``with_account`` locks its service account's row too."""
+    rows = ServiceAccountToken.objects.select_for_update()
+    if with_account:
+        rows = rows.select_related("service_account")
+    locked = rows.filter(pk=token.pk).first()
+    if locked is None:
+        raise NotFound()
+    return locked
+
+
+@transaction.atomic
+def token_rename(*, token: ServiceAccountToken, name: str) -> ServiceAccountToken:
+    """Rename under the same rules as at creation; the secret does not change."""
+    name = clean_token_name(name)
+    locked = _locked(token)
+    locked.name = name
+    save_unique(locked, conflict=_name_taken(name), update_fields=["name"])
+    return locked
+
+
+@transaction.atomic
+def token_revoke(*, token: ServiceAccountToken, now: datetime | None = None) -> ServiceAccountToken:
+    """Revoke for good (it stays listed); revoking a revoked token changes nothing."""
+    locked = _locked(token)
+    if not locked.is_revoked:
+        locked.is_revoked = True
+        locked.revoked_at = now or timezone.now()
+        locked.save(update_fields=["is_revoked", "revoked_at"])
+    return locked
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    old: ServiceAccountToken
+    new: ServiceAccountToken
+    secret: str  # the new token's; exists only in this return value
+
+
+def rotated_name(token: ServiceAccountToken, now: datetime) -> str:
+    """``<name> (rotated <date>)``, shortened to fit and numbered when already taken."""
+    taken = set(
+        ServiceAccountToken.objects.filter(service_account_id=token.service_account_id)
+        .exclude(pk=token.pk)
+        .values_list("name_key", flat=True)
     )
-    save_unique(token, conflict=f"A token named '{name}' already exists for this service account.")
-    return token, secret
+    label = f"rotated {now:%Y-%m-%d}"
+    for number in range(1, 1000):
+        suffix = f" ({label})" if number == 1 else f" ({label}, {number})"
+        base = token.name
+        while not fits(base + suffix, ServiceAccountToken.NAME_MAX_LENGTH):
+            base = base[:-1]
+        name = base.rstrip() + suffix
+        if name_key(name) not in taken:
+            return name
+    raise Conflict(f"No free name is left for the rotated token '{token.name}'.")
+
+
+def check_rotatable(token: ServiceAccountToken, now: datetime) -> None:
+    """Refuse to rotate a token that is revoked, expired, or already replaced."""
+    if token.is_revoked:
+        raise NotRotatable(f"The token '{token.name}' is revoked: it cannot be rotated.")
+    if token.is_expired(now):
+        raise NotRotatable(f"The token '{token.name}' has expired: it cannot be rotated.")
+    if token.rotated_at is not None:
+        raise Conflict(
+            f"The token '{token.name}' was already rotated: rotate its replacement instead."
+        )
+
+
+@transaction.atomic
+def token_rotate(
+    *,
+    identity: Identity,
+    token: ServiceAccountToken,
+    grace: timedelta,
+    expires_at: datetime | None,
+    now: datetime | None = None,
+) -> Rotation:
+    """Replace a token by a new one with its name, keeping the old one working for ``grace``.
+
+    In one transaction: the old token is renamed ``<name> (rotated <date>)`` and expires at
+    the earlier of its own expiry and now + grace; the new one takes its name. The old row
+    is locked first, so of two concurrent rotations the second finds it rotated and is
+    refused: one token, one new secret. Like creating one, only someone with the account's
+    role and permissions may (``check_can_act_as``).
+    """
+    now = now or timezone.now()
+    if not timedelta(0) <= grace <= MAX_GRACE:
+        raise ValidationError(
+            f"The grace period must be between 0 and {MAX_GRACE.days} days.", code="grace"
+        )
+    check_expiry(expires_at, now)
+    # Lock the account with the token, so a concurrent delete can't orphan the new token.
+    old = _locked(token, with_account=True)
+    check_rotatable(old, now)
+    check_can_act_as(identity, old.service_account)
+    name = old.name
+    grace_end = now + grace
+    old.name = rotated_name(old, now)
+    old.expires_at = grace_end if old.expires_at is None else min(old.expires_at, grace_end)
+    old.rotated_at = now
+    save_unique(
+        old, conflict=_name_taken(old.name), update_fields=["name", "expires_at", "rotated_at"]
+    )
+    new, secret = _save_new_token(old.service_account, name, expires_at, now)
+    return Rotation(old=old, new=new, secret=secret)
 
 
 def token_delete(*, token: ServiceAccountToken) -> None:

@@ -28,10 +28,12 @@ document.addEventListener("change", (event) => {
 
 // Dialogs: htmx swaps a <dialog data-modal> into #dialog-host and we open it modally, which
 // makes the page behind it inert (focus stays in the dialog) and lets Escape close it.
+// The first visible field (a radio group by its chosen option), else the first button.
 function focusInDialog(dialog) {
-  const target = dialog.querySelector(
-    "[aria-invalid=true], .field-invalid input, [data-select-on-focus], input:not([type=hidden]):not([type=radio]), button:not([hidden])"
+  const candidates = dialog.querySelectorAll(
+    "[aria-invalid=true], .field-invalid input, [data-select-on-focus], input:not([type=hidden]):not([type=radio]), input[type=radio]:checked, button:not([hidden])"
   );
+  const target = Array.from(candidates).find((element) => element.checkVisibility());
   if (target) target.focus();
 }
 document.addEventListener("htmx:load", (event) => {

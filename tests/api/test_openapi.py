@@ -313,11 +313,16 @@ class Step:
 SA = "/api/serviceaccounts/{serviceAccountId}"
 TOKENS = SA + "/tokens"
 TOKEN = TOKENS + "/{tokenId}"
+REVOKE = TOKEN + "/revoke"
+ROTATE = TOKEN + "/rotate"
 KEYS = "/api/auth/keys"
 MIGRATE = "/api/serviceaccounts/migrate"
 MIGRATE_ONE = MIGRATE + "/{keyId}"
 STATUS = "/api/serviceaccounts/migrationstatus"
 DOC_BOT = {"serviceAccountId": "doc_bot"}
+DOOMED = {**DOC_BOT, "tokenId": "doomed"}
+KEPT = {**DOC_BOT, "tokenId": "kept"}
+NO_TOKEN = {**DOC_BOT, "tokenId": "missing"}
 ACME = {"orgId": "acme"}
 NEW_KEY = {"name": "k", "role": "Viewer", "secondsToLive": 3600}
 ADD = {"loginOrEmail": "newbie", "role": "Viewer"}
@@ -386,6 +391,13 @@ SCENARIOS: dict[str, list[Step]] = {
     "GET /api/serviceaccounts/search": [
         Step("GET", "/api/serviceaccounts/search", 200, query="?query=bot&perpage=1"),
         Step("GET", "/api/serviceaccounts/search", 200, query="?page=99"),
+        Step(
+            "GET",
+            "/api/serviceaccounts/search",
+            200,
+            query="?expiringTokens=true",
+            returns={"totalCount": 0},
+        ),
         Step("GET", "/api/serviceaccounts/search", 400, query="?perpage=0"),
         Step("GET", "/api/serviceaccounts/search", 403, who="vera"),
     ],
@@ -424,6 +436,35 @@ SCENARIOS: dict[str, list[Step]] = {
         Step("DELETE", TOKEN, 404, ids={**DOC_BOT, "tokenId": "missing"}),
         Step("DELETE", TOKEN, 200, ids={**DOC_BOT, "tokenId": "doomed"}),
         Step("GET", "/api/org", 401, who=("Bearer", "doomed_secret")),
+    ],
+    f"PATCH {TOKEN}": [
+        Step(
+            "PATCH", TOKEN, 200, ids=DOOMED, body={"name": "renamed"}, returns={"name": "renamed"}
+        ),
+        Step("GET", "/api/org", 200, who=("Bearer", "doomed_secret")),
+        Step("PATCH", TOKEN, 409, ids=DOOMED, body={"name": "KEPT"}),
+        Step("PATCH", TOKEN, 400, ids=DOOMED, body={"name": ""}),
+        Step("PATCH", TOKEN, 400, ids=DOOMED, body={}),
+        Step("PATCH", TOKEN, 404, ids=NO_TOKEN, body={"name": "x"}),
+        Step("PATCH", TOKEN, 403, who="vera", ids=DOOMED, body={"name": "x"}),
+    ],
+    f"POST {REVOKE}": [
+        Step("POST", REVOKE, 200, ids=DOOMED, returns={"isRevoked": True, "name": "x"}),
+        Step("GET", "/api/org", 401, who=("Bearer", "doomed_secret")),
+        Step("POST", REVOKE, 200, ids=DOOMED, returns={"isRevoked": True}),
+        Step("POST", REVOKE, 404, ids=NO_TOKEN),
+        Step("POST", REVOKE, 403, who="vera", ids=KEPT),
+    ],
+    f"POST {ROTATE}": [
+        Step("POST", ROTATE, 200, ids=DOOMED, body={"graceSeconds": 60}, returns={"name": "x"}),
+        Step("GET", "/api/org", 200, who=("Bearer", "doomed_secret")),
+        Step("POST", ROTATE, 409, ids=DOOMED, body={}),
+        Step("POST", ROTATE, 400, ids=KEPT, body={"graceSeconds": -1}),
+        Step("POST", ROTATE, 400, ids=KEPT, body={"secondsToLive": -1}),
+        Step("POST", REVOKE, 200, ids=KEPT),
+        Step("POST", ROTATE, 400, ids=KEPT, body={}),
+        Step("POST", ROTATE, 404, ids=NO_TOKEN, body={}),
+        Step("POST", ROTATE, 403, who="vera", ids=KEPT, body={}),
     ],
     f"GET {KEYS}": [
         Step("GET", KEYS, 200),
@@ -572,6 +613,7 @@ def world(org, other_org, admin, editor, viewer, server_admin, org_admin) -> dic
     doomed, doomed_secret = token_create(
         identity=org_admin, account=doc_bot, name="x", expires_at=None
     )
+    kept, _ = token_create(identity=org_admin, account=doc_bot, name="kept", expires_at=None)
     names: dict[str, int | str] = {
         "acme": org.pk,
         "globex": other_org.pk,
@@ -586,6 +628,7 @@ def world(org, other_org, admin, editor, viewer, server_admin, org_admin) -> dic
         "globex_everyone": Team.objects.get(org=other_org, is_everyone=True).pk,
         "builtin_permission": "teams:write",
         "custom_permission": permission_create(identity=org_admin, name="metrics:ingest").name,
+        "kept": kept.pk,
     }
     for name in ("k1", "k2", "k3"):
         key, secret = api_key_create(

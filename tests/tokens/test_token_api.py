@@ -19,6 +19,10 @@ TOKEN_FIELDS = {
     "secondsUntilExpiration",
     "hasExpired",
     "isRevoked",
+    "revokedAt",
+    "rotatedAt",
+    "lastUsedIp",
+    "lastUsedUserAgent",
 }
 
 

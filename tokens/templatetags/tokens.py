@@ -13,6 +13,5 @@ def expired(token: ServiceAccountToken, now: datetime) -> bool:
 
 
 @register.filter
-def days_left(token: ServiceAccountToken, now: datetime) -> int | None:
-    """Whole days until the token expires, within the last week only."""
-    return token.days_until_expiration(now)
+def expiring_soon(token: ServiceAccountToken, now: datetime) -> bool:
+    return token.is_expiring_soon(now)
