@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from functools import partial
 
 from django.http import HttpRequest
@@ -14,13 +15,15 @@ def navigation(request: HttpRequest) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     identity = getattr(request, "identity", None) or current_identity(user)
-    may_see_accounts = identity is not None and has_permission(identity, SERVICEACCOUNTS_READ)
+    expiring: Callable[[], int] | int = 0
+    if identity is not None and has_permission(identity, SERVICEACCOUNTS_READ):
+        # Called (one COUNT) only where the sidebar is drawn, not for htmx fragments.
+        expiring = partial(expiring_token_count, identity)
     return {
         "nav_identity": identity,
         "nav_orgs": orgs_for_user(user).only("pk", "name"),
         "nav_show_api_keys": identity is not None and not identity.org.api_keys_hidden,
-        # Called (one COUNT) only where the sidebar is drawn, not for htmx fragments.
-        "nav_expiring_tokens": partial(expiring_token_count, identity) if may_see_accounts else 0,
+        "nav_expiring_tokens": expiring,
     }
 
 

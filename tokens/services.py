@@ -3,21 +3,26 @@ API and the management commands all come through here; each write is one transac
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.access import Identity, check_can_act_as
 from accounts.errors import Conflict, NotFound, Refusal
-from accounts.models import ServiceAccount
+from accounts.models import Organization, ServiceAccount, User
 from accounts.names import fits, name_key
+from accounts.roles import Role
 from accounts.services import clean_name, save_unique
 from tokens import format as token_format
+from tokens.emails import expiry_digest
 from tokens.models import ServiceAccountToken
+
+logger = logging.getLogger("keyhouse.tokens")
 
 DAY_LIMIT_MESSAGE = (
     "The expiration date input exceeds the limit for service account access tokens expiration date"
@@ -231,3 +236,77 @@ def token_rotate(
 
 def token_delete(*, token: ServiceAccountToken) -> None:
     token.delete()
+
+
+# --- Expiry warnings (manage.py notify_expiring_tokens) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DigestOutcome:
+    org: Organization
+    tokens: list[ServiceAccountToken]
+    recipients: list[str]
+    sent: bool
+    problem: str = ""  # why it was not sent
+
+
+def _unannounced(org_id: int | None, now: datetime) -> models.QuerySet[ServiceAccountToken]:
+    tokens = ServiceAccountToken.objects.expiring_soon(now).filter(expiry_notified_at__isnull=True)
+    return tokens if org_id is None else tokens.for_org(org_id)
+
+
+def admin_addresses(org: Organization) -> list[str]:
+    """The e-mail addresses of the org's active Admins."""
+    admins = User.objects.filter(
+        memberships__org=org, memberships__role=Role.ADMIN, is_active=True
+    ).exclude(email="")
+    return sorted(set(admins.values_list("email", flat=True)))
+
+
+def send_expiry_digests(*, now: datetime | None = None) -> list[DigestOutcome]:
+    """E-mail each org's Admins one digest of its tokens that expire soon and no digest has
+    named yet; then those tokens are never named again (a rotation's new token starts
+    afresh). Safe to run from cron every hour, and twice at once.
+
+    Tokens are claimed (marked, in a short transaction, skipping rows another run holds)
+    before the mail goes out and released if it cannot be sent, so a later run retries them.
+    An org without an Admin who has an e-mail address is skipped and retried next time.
+    """
+    now = now or timezone.now()
+    org_ids = _unannounced(None, now).values_list("service_account__org_id", flat=True)
+    outcomes = []
+    for org in Organization.objects.filter(pk__in=org_ids).order_by("pk"):
+        recipients = admin_addresses(org)
+        if not recipients:
+            problem = "no active Admin of this organization has an e-mail address"
+            outcomes.append(DigestOutcome(org, [], [], sent=False, problem=problem))
+            continue
+        tokens = _claim(org, now)
+        if not tokens:
+            continue  # another run took them
+        try:
+            expiry_digest(org=org, tokens=tokens, recipients=recipients, now=now).send()
+        except Exception as exc:  # SMTP and socket errors alike: retry on the next run
+            logger.exception("could not send the expiry digest of org %s", org.pk)
+            ServiceAccountToken.objects.filter(
+                pk__in=[token.pk for token in tokens], expiry_notified_at=now
+            ).update(expiry_notified_at=None)
+            problem = f"sending failed: {exc}"
+            outcomes.append(DigestOutcome(org, tokens, recipients, sent=False, problem=problem))
+            continue
+        outcomes.append(DigestOutcome(org, tokens, recipients, sent=True))
+    return outcomes
+
+
+@transaction.atomic
+def _claim(org: Organization, now: datetime) -> list[ServiceAccountToken]:
+    tokens = list(
+        _unannounced(org.pk, now)
+        .select_related("service_account")
+        .select_for_update(skip_locked=True, of=("self",))
+        .order_by("expires_at", "pk")
+    )
+    ServiceAccountToken.objects.filter(pk__in=[token.pk for token in tokens]).update(
+        expiry_notified_at=now
+    )
+    return tokens

@@ -1,0 +1,49 @@
+"""The e-mail that warns an org's Admins of tokens about to expire: plain text, with a short
+HTML alternative that says the same."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from accounts.models import Organization
+from tokens.models import ServiceAccountToken
+
+
+def expiry_digest(
+    *,
+    org: Organization,
+    tokens: Sequence[ServiceAccountToken],
+    recipients: Sequence[str],
+    now: datetime,
+) -> EmailMultiAlternatives:
+    """One message naming ``tokens`` (with their accounts loaded), soonest first."""
+    context = {
+        "org": org,
+        "days": settings.KEYHOUSE_EXPIRING_SOON_DAYS,
+        "now": now,
+        "tokens": [
+            {"token": token, "url": _account_url(token.service_account_id)} for token in tokens
+        ],
+    }
+    subject = render_to_string("tokens/email/expiry_digest_subject.txt", context)
+    message = EmailMultiAlternatives(
+        subject=settings.EMAIL_SUBJECT_PREFIX + " ".join(subject.split()),
+        body=render_to_string("tokens/email/expiry_digest.txt", context),
+        to=list(recipients),
+    )
+    message.attach_alternative(
+        render_to_string("tokens/email/expiry_digest.html", context), "text/html"
+    )
+    return message
+
+
+def _account_url(account_id: int) -> str:
+    """The account's page, absolute when ``KEYHOUSE_PUBLIC_URL`` says where people reach us."""
+    path = reverse("serviceaccount", args=[account_id])
+    return f"{settings.KEYHOUSE_PUBLIC_URL}{path}" if settings.KEYHOUSE_PUBLIC_URL else ""
