@@ -184,7 +184,7 @@ class ServiceAccountQuerySet(models.QuerySet["ServiceAccount"]):
     def never_expiring_tokens(self) -> models.QuerySet:
         """One row per working token without an expiry (the "Never expire" list), as dicts:
         the account's ``pk`` and ``name``, and the token's ``token_id``, ``token_name``,
-        ``created_at`` and ``last_used_at``."""
+        ``token_created_at`` and ``token_last_used_at``."""
         return (
             self.filter(tokens__is_revoked=False, tokens__expires_at__isnull=True)
             .order_by("name_key", "pk", "tokens__created_at", "tokens__pk")
@@ -193,8 +193,8 @@ class ServiceAccountQuerySet(models.QuerySet["ServiceAccount"]):
                 "name",
                 token_id=models.F("tokens__pk"),
                 token_name=models.F("tokens__name"),
-                created_at=models.F("tokens__created_at"),
-                last_used_at=models.F("tokens__last_used_at"),
+                token_created_at=models.F("tokens__created_at"),
+                token_last_used_at=models.F("tokens__last_used_at"),
             )
         )
 
