@@ -1,5 +1,6 @@
 """Start-up refuses malformed configuration with a clear message."""
 
+import json
 import os
 import subprocess
 import sys
@@ -80,6 +81,20 @@ def test_env_list(monkeypatch):
             {"DJANGO_SECRET_KEY": "k", "KEYHOUSE_SESSION_MAX_SECONDS": "1 week"},
             "KEYHOUSE_SESSION_MAX_SECONDS must be a whole number",
         ),
+        (
+            {"DJANGO_SECRET_KEY": "k", "KEYHOUSE_EXPIRING_SOON_DAYS": "0"},
+            "KEYHOUSE_EXPIRING_SOON_DAYS must be at least 1",
+        ),
+        ({"DJANGO_SECRET_KEY": "k", "KEYHOUSE_PUBLIC_URL": "keyhouse.example.com"}, "PUBLIC_URL"),
+        (
+            {"DJANGO_SECRET_KEY": "k", "DJANGO_EMAIL_USE_TLS": "true", "DJANGO_EMAIL_USE_SSL": "1"},
+            "exclude each other",
+        ),
+        ({"DJANGO_SECRET_KEY": "k", "DJANGO_EMAIL_PORT": "70000"}, "DJANGO_EMAIL_PORT"),
+        (
+            {"DJANGO_SECRET_KEY": "k", "DJANGO_DEFAULT_FROM_EMAIL": "keyhouse"},
+            "DJANGO_DEFAULT_FROM_EMAIL must be an e-mail address",
+        ),
     ],
 )
 def test_malformed_environment_stops_start_up(env, message):
@@ -141,3 +156,80 @@ def test_the_local_key_file_stands_in_for_the_variable(tmp_path):
     key_file.write_text("a-local-development-key\n")
     result = load_settings(KEYHOUSE_SECRET_KEY_FILE=str(key_file))
     assert result.returncode == 0, result.stderr
+
+
+def settings_values(*names: str, **env: str) -> dict:
+    """Settings as a process started with ``env`` (and no other Keyhouse variable) sees them."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json, os, config.settings as s; "
+            "print(json.dumps({n: getattr(s, n) for n in os.environ['SETTINGS_WANTED'].split()}))",
+        ],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KEYHOUSE_"))},
+            "DJANGO_SECRET_KEY": "k",
+            "SETTINGS_WANTED": " ".join(names),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+EMAIL = ("EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_USE_TLS", "DEFAULT_FROM_EMAIL")
+
+
+def test_mail_goes_to_the_console_unless_an_smtp_host_is_set():
+    assert settings_values(*EMAIL) == {
+        "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+        "EMAIL_HOST": "",
+        "EMAIL_PORT": 25,
+        "EMAIL_USE_TLS": False,
+        "DEFAULT_FROM_EMAIL": "Keyhouse <keyhouse@localhost>",
+    }
+
+
+def test_smtp_settings_come_from_the_environment():
+    values = settings_values(
+        *EMAIL,
+        "EMAIL_HOST_USER",
+        "EMAIL_HOST_PASSWORD",
+        DJANGO_EMAIL_HOST="smtp.example.com",
+        DJANGO_EMAIL_USE_TLS="true",
+        DJANGO_EMAIL_HOST_USER="keyhouse",
+        DJANGO_EMAIL_HOST_PASSWORD="s3cret",
+        DJANGO_DEFAULT_FROM_EMAIL="Keyhouse <keyhouse@example.com>",
+    )
+    assert values == {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "smtp.example.com",
+        "EMAIL_PORT": 587,  # the submission port, with STARTTLS
+        "EMAIL_USE_TLS": True,
+        "DEFAULT_FROM_EMAIL": "Keyhouse <keyhouse@example.com>",
+        "EMAIL_HOST_USER": "keyhouse",
+        "EMAIL_HOST_PASSWORD": "s3cret",
+    }
+    assert settings_values("EMAIL_PORT", DJANGO_EMAIL_USE_SSL="true") == {"EMAIL_PORT": 465}
+
+
+def test_expiring_soon_window_and_public_url():
+    assert settings_values("KEYHOUSE_EXPIRING_SOON_DAYS", "KEYHOUSE_PUBLIC_URL") == {
+        "KEYHOUSE_EXPIRING_SOON_DAYS": 7,
+        "KEYHOUSE_PUBLIC_URL": "",
+    }
+    values = settings_values(
+        "KEYHOUSE_EXPIRING_SOON_DAYS",
+        "KEYHOUSE_PUBLIC_URL",
+        KEYHOUSE_EXPIRING_SOON_DAYS="14",
+        KEYHOUSE_PUBLIC_URL="https://keyhouse.example.com/",
+    )
+    assert values == {
+        "KEYHOUSE_EXPIRING_SOON_DAYS": 14,
+        "KEYHOUSE_PUBLIC_URL": "https://keyhouse.example.com",
+    }
