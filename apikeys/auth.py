@@ -27,7 +27,7 @@ KEY_LOOKUP = CredentialLookup(
         "expires_at": (ApiKey, "expires_at"),
         "last_used_at": (ApiKey, "last_used_at"),
     },
-    fixed={"is_disabled": False},
+    fixed={"is_disabled": False, "records_client": False},
     must_be_null=("migrated_at",),
 )
 
@@ -42,4 +42,4 @@ class ApiKeyBackend:
         found = TOKEN_LOOKUP.find(digest) or KEY_LOOKUP.find(digest)
         if found is None:
             raise AuthenticationFailed("unknown API key")
-        return identity_for(found, org_id)
+        return identity_for(found, org_id, request)

@@ -26,11 +26,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.access import Identity, IdentityKind
-from accounts.api_auth import AuthenticationFailed, Credentials
+from accounts.api_auth import AuthenticationFailed, Credentials, parse_authorization
 from accounts.models import Organization, ServiceAccount
+from accounts.network import client_address
 from accounts.roles import Role
 from tokens import format as token_format
-from tokens.models import ServiceAccountToken
+from tokens.models import USER_AGENT_MAX_LENGTH, ServiceAccountToken
 
 logger = logging.getLogger("keyhouse.auth")
 
@@ -56,6 +57,7 @@ class FoundCredential:
     is_revoked: bool
     expires_at: datetime | None
     last_used_at: datetime | None
+    records_client: bool  # the row also keeps where it was last used from
     org: Organization
 
 
@@ -182,10 +184,11 @@ TOKEN_LOOKUP = CredentialLookup(
         "expires_at": (ServiceAccountToken, "expires_at"),
         "last_used_at": (ServiceAccountToken, "last_used_at"),
     },
+    fixed={"records_client": True},
 )
 
 
-def identity_for(found: FoundCredential, org_id: int | None) -> Identity:
+def identity_for(found: FoundCredential, org_id: int | None, request: HttpRequest) -> Identity:
     """The identity behind a found credential, or AuthenticationFailed with the reason.
 
     Every refusal carries the same client message; only the log learns which check failed.
@@ -200,26 +203,48 @@ def identity_for(found: FoundCredential, org_id: int | None) -> Identity:
         raise AuthenticationFailed(f"service account {found.owner_id} is disabled")
     if org_id is not None and org_id != found.org.pk:
         raise AuthenticationFailed(f"{label} used for org {org_id}")
-    touch_last_used(found, now)
+    touch_last_used(found, now, request)
     return Identity(
         kind=found.kind, org=found.org, role=Role(found.role), credential_id=found.owner_id
     )
 
 
-def touch_last_used(found: FoundCredential, now: datetime) -> None:
-    """Record use of a token or key at most once per interval, with one conditional UPDATE.
+def touch_last_used(found: FoundCredential, now: datetime, request: HttpRequest) -> None:
+    """Record use of a token or key at most once per interval, with one conditional UPDATE
+    (for a token, with where the use came from).
 
     Losing this write (a locked or read-only database) never fails the request.
     """
     threshold = now - timedelta(seconds=settings.KEYHOUSE_LAST_USED_INTERVAL_SECONDS)
     if found.last_used_at is not None and found.last_used_at >= threshold:
         return  # the row we just read is recent enough: no write at all
+    values: dict[str, Any] = {"last_used_at": now}
+    if found.records_client:
+        values |= {
+            "last_used_ip": client_address(request),
+            "last_used_user_agent": user_agent(request),
+        }
     try:
         found.model._default_manager.filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=threshold), pk=found.pk
-        ).update(last_used_at=now)
+        ).update(**values)
     except DatabaseError:
         logger.warning("could not record last use of %s %s", found.model.__name__, found.pk)
+
+
+REDACTED = "[redacted]"
+
+
+def user_agent(request: HttpRequest) -> str:
+    """The User-Agent to keep: printable characters only, cut to 200, and never a credential
+    (a client that puts its token or Authorization value in it gets that part blanked)."""
+    agent = "".join(char for char in request.META.get("HTTP_USER_AGENT", "") if char.isprintable())
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    credentials = parse_authorization(header)  # it parsed a moment ago: it will again
+    for secret in (header.strip().partition(" ")[2].strip(), credentials and credentials.secret):
+        if secret:
+            agent = agent.replace(secret, REDACTED)
+    return token_format.redact(agent, REDACTED)[:USER_AGENT_MAX_LENGTH]
 
 
 class ServiceAccountTokenBackend:
@@ -233,4 +258,4 @@ class ServiceAccountTokenBackend:
         token = TOKEN_LOOKUP.find(token_format.digest(credentials.secret))
         if token is None:
             raise AuthenticationFailed("unknown service account token")
-        return identity_for(token, org_id)
+        return identity_for(token, org_id, request)

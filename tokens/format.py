@@ -18,6 +18,7 @@ from dataclasses import dataclass
 SECRET_LENGTH = 32
 ALPHABET = string.ascii_letters + string.digits
 _TOKEN_RE = re.compile(r"([a-z][a-z0-9]{0,15})_([0-9A-Za-z]{32})_([0-9a-f]{8})")
+_TOKEN_ANYWHERE = re.compile(r"(?<![0-9A-Za-z])" + _TOKEN_RE.pattern + r"(?![0-9a-f])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,11 @@ def parse(token: str) -> ParsedToken | None:
     if not secrets.compare_digest(checksum(f"{prefix}_{secret}"), crc):
         return None
     return ParsedToken(prefix, secret, crc)
+
+
+def redact(text: str, replacement: str) -> str:
+    """``text`` with everything shaped like a token replaced (checksum or not)."""
+    return _TOKEN_ANYWHERE.sub(replacement, text)
 
 
 def digest(secret: str) -> str:
