@@ -6,9 +6,14 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+import pytest
+from django.conf import settings
+from django.db import connections
 from django.http import HttpResponse
 from django.test import Client
 
@@ -30,6 +35,39 @@ if TYPE_CHECKING:
 
 PASSWORD = "correct-horse-battery-staple"
 HTMX = {"HTTP_HX_REQUEST": "true"}
+T = TypeVar("T")
+
+# Concurrency tests need real row locks across connections (with transaction=True).
+needs_postgresql = pytest.mark.skipif(
+    "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+    reason="needs PostgreSQL's row locks across real connections",
+)
+
+
+def in_parallel(count: int, action: Callable[[], T]) -> list[T]:
+    """Run ``action`` in ``count`` threads released at the same moment, each on its own
+    database connection; their results, or the first exception any of them raised."""
+    start = threading.Barrier(count)
+    results: list[T] = []
+    errors: list[Exception] = []
+
+    def run() -> None:
+        try:
+            start.wait()
+            results.append(action())
+        except Exception as exc:  # re-raised below, in the test's thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def htmx_to(target: str) -> dict[str, str]:
@@ -120,6 +158,18 @@ def call(
         kwargs["data"] = body if isinstance(body, str | bytes) else json.dumps(body)
         kwargs["content_type"] = "application/json"
     return getattr(client, method.lower())(url, **kwargs)
+
+
+def token_reveal(response: HttpResponse) -> str:
+    """The secret a token dialog reveals, once checked to be revealed the one safe way: in
+    the answer to the POST itself, never cached, kept out of htmx's history."""
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    html = response.content.decode()
+    assert "Service account token created" in html
+    assert "Copy the token now as you will not be able to see it again." in html
+    assert 'hx-history="false"' in html
+    return revealed_secret(html, "token-secret")
 
 
 def revealed_secret(html: str, input_id: str) -> str:

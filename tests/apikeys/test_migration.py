@@ -1,8 +1,7 @@
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -13,7 +12,7 @@ from accounts.services import service_account_create
 from apikeys import services
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, migrate_keys, plan_migration
-from tests.helpers import basic_auth, bearer
+from tests.helpers import basic_auth, bearer, in_parallel, needs_postgresql
 from tokens.models import ServiceAccountToken
 
 pytestmark = pytest.mark.django_db
@@ -141,35 +140,17 @@ def test_progress_is_reported(org, make_key):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    "postgresql" not in __import__("django.conf").conf.settings.DATABASES["default"]["ENGINE"],
-    reason="needs PostgreSQL's row locks across real connections",
-)
+@needs_postgresql
 def test_eight_parallel_migrate_all_requests_migrate_each_key_once(org_admin, org):
     for number in range(20):
         api_key_create(identity=org_admin, name=f"k{number}", role=Role.VIEWER, seconds_to_live=60)
-    start = threading.Barrier(8)
-    bodies = []
-    errors = []
 
-    def run() -> None:
-        try:
-            client = Client()
-            start.wait()
-            response = client.post("/api/serviceaccounts/migrate", **basic_auth("alice"))
-            assert response.status_code == 200, response.content
-            bodies.append(response.json())
-        except Exception as exc:  # pragma: no cover - reported by the assertion below
-            errors.append(exc)
-        finally:
-            connections.close_all()  # each thread had its own connection
+    def migrate() -> dict:
+        response = Client().post("/api/serviceaccounts/migrate", **basic_auth("alice"))
+        assert response.status_code == 200, response.content
+        return response.json()
 
-    threads = [threading.Thread(target=run) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    bodies = in_parallel(8, migrate)
     assert sum(body["migrated"] for body in bodies) == 20
     assert sorted(body["total"] for body in bodies) == [0] * 7 + [20]
     assert ServiceAccount.objects.filter(org=org).count() == 20

@@ -1,16 +1,15 @@
 """Rename, revoke and rotate through the API (and the services behind it): the rules, and what
 each does to the secrets that are out there."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import isoformat
-from tests.helpers import basic_auth, bearer, call
+from tests.helpers import basic_auth, bearer, call, in_parallel, needs_postgresql
 from tokens import format as token_format
 from tokens.models import ServiceAccountToken
 from tokens.services import DAY_LIMIT_MESSAGE, token_revoke, token_rotate
@@ -336,38 +335,20 @@ class TestAccess:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    "postgresql" not in __import__("django.conf").conf.settings.DATABASES["default"]["ENGINE"],
-    reason="needs PostgreSQL's row locks across real connections",
-)
+@needs_postgresql
 def test_two_concurrent_rotations_make_one_new_token(admin, account, make_token):
     token, _ = make_token("ci")
-    start = threading.Barrier(2)
-    responses = []
-    errors = []
 
-    def rotate() -> None:
-        try:
-            start.wait()
-            responses.append(
-                Client().post(
-                    url(account, token, "rotate"),
-                    {"graceSeconds": 60},
-                    content_type="application/json",
-                    **basic_auth("alice"),
-                )
-            )
-        except Exception as exc:  # pragma: no cover - reported by the assertion below
-            errors.append(exc)
-        finally:
-            connections.close_all()  # each thread had its own connection
+    def rotate():
+        body = {"graceSeconds": 60}
+        return Client().post(
+            url(account, token, "rotate"),
+            body,
+            content_type="application/json",
+            **basic_auth("alice"),
+        )
 
-    threads = [threading.Thread(target=rotate) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    responses = in_parallel(2, rotate)
     assert sorted(response.status_code for response in responses) == [200, 409]
     # The loser waited for the lock and then saw the token rotated (without the lock it would
     # only trip over the new token's name).
