@@ -73,6 +73,11 @@ ENDPOINTS = [
     Endpoint("GET", SA + "/tokens", (SERVICEACCOUNTS_READ,)),
     Endpoint("POST", SA + "/tokens", (SERVICEACCOUNTS_WRITE,), body={"name": "new"}),
     Endpoint("DELETE", SA + "/tokens/{token}", (SERVICEACCOUNTS_WRITE,)),
+    Endpoint("PATCH", SA + "/tokens/{token}", (SERVICEACCOUNTS_WRITE,), body={"name": "renamed"}),
+    Endpoint("POST", SA + "/tokens/{token}/revoke", (SERVICEACCOUNTS_WRITE,)),
+    Endpoint(
+        "POST", SA + "/tokens/{token}/rotate", (SERVICEACCOUNTS_WRITE,), body={"graceSeconds": 60}
+    ),
     Endpoint("GET", SA + "/permissions", (SERVICEACCOUNTS_READ,)),
     Endpoint(
         "PUT",
@@ -212,7 +217,10 @@ def state() -> tuple:
             key=str,
         ),
         sorted(ServiceAccount.objects.values_list("pk", "name", "role", "is_disabled"), key=str),
-        sorted(ServiceAccountToken.objects.values_list("pk", "name"), key=str),
+        sorted(
+            ServiceAccountToken.objects.values_list("pk", "name", "is_revoked", "expires_at"),
+            key=str,
+        ),
         sorted(ApiKey.objects.values_list("pk", "name", "migrated_at"), key=str),
         sorted(Team.objects.values_list("pk", "name"), key=str),
         sorted(TeamMember.objects.values_list("team_id", "user_id", "service_account_id"), key=str),

@@ -8,7 +8,6 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
-from accounts.access import Identity
 from accounts.models import ServiceAccount
 from accounts.roles import Role
 from accounts.services import service_account_create
@@ -23,9 +22,8 @@ WARNING = "Copy the token now as you will not be able to see it again."
 
 
 @pytest.fixture
-def account(org, admin) -> ServiceAccount:
-    identity = Identity(kind="user", org=org, role=Role.ADMIN, user=admin)
-    return service_account_create(identity=identity, name="CI deployer", role=Role.EDITOR)
+def account(org_admin) -> ServiceAccount:
+    return service_account_create(identity=org_admin, name="CI deployer", role=Role.EDITOR)
 
 
 def open_account(page: Page, account: ServiceAccount) -> None:
@@ -45,8 +43,12 @@ def cell(row: Locator, index: int) -> Locator:
 
 
 @pytest.mark.parametrize("context_options", [CLIPBOARD], ids=["clipboard"])
-def test_rotate_copy_the_new_secret_and_see_the_old_row_marked(page: Page, live_server, account):
-    _, old_secret = token_create(account=account, name="deploy", expires_at=None)
+def test_rotate_copy_the_new_secret_and_see_the_old_row_marked(
+    page: Page, org_admin, live_server, account
+):
+    _, old_secret = token_create(
+        identity=org_admin, account=account, name="deploy", expires_at=None
+    )
     open_account(page, account)
 
     token_row(page, "deploy").get_by_role("link", name="Rotate token deploy").click()
@@ -86,9 +88,9 @@ def test_rotate_copy_the_new_secret_and_see_the_old_row_marked(page: Page, live_
     assert secret not in page.content()
 
 
-def test_revoke_asks_then_marks_the_row(page: Page, live_server, account):
-    _, secret = token_create(account=account, name="proxy-1", expires_at=None)
-    token_create(account=account, name="proxy-2", expires_at=None)
+def test_revoke_asks_then_marks_the_row(page: Page, org_admin, live_server, account):
+    _, secret = token_create(identity=org_admin, account=account, name="proxy-1", expires_at=None)
+    token_create(identity=org_admin, account=account, name="proxy-2", expires_at=None)
     open_account(page, account)
 
     token_row(page, "proxy-1").get_by_role("link", name="Revoke token proxy-1").click()
@@ -109,9 +111,9 @@ def test_revoke_asks_then_marks_the_row(page: Page, live_server, account):
     assert call_api(live_server.url, secret)[0] == 401
 
 
-def test_rename_inline_with_the_keyboard(page: Page, live_server, account):
-    token_create(account=account, name="taken", expires_at=None)
-    _, secret = token_create(account=account, name="ci", expires_at=None)
+def test_rename_inline_with_the_keyboard(page: Page, org_admin, live_server, account):
+    token_create(identity=org_admin, account=account, name="taken", expires_at=None)
+    _, secret = token_create(identity=org_admin, account=account, name="ci", expires_at=None)
     open_account(page, account)
 
     token_row(page, "ci").get_by_role("link", name="Rename token ci").click()
@@ -142,8 +144,10 @@ def test_rename_inline_with_the_keyboard(page: Page, live_server, account):
 
 
 @pytest.mark.parametrize("context_options", [NO_JS], ids=["no-js"])
-def test_rotate_revoke_and_rename_without_javascript(page: Page, live_server, account):
-    _, old_secret = token_create(account=account, name="deploy", expires_at=None)
+def test_rotate_revoke_and_rename_without_javascript(page: Page, org_admin, live_server, account):
+    _, old_secret = token_create(
+        identity=org_admin, account=account, name="deploy", expires_at=None
+    )
     open_account(page, account)
     detail = f"**/org/serviceaccounts/{account.pk}"
 
@@ -181,12 +185,15 @@ def test_rotate_revoke_and_rename_without_javascript(page: Page, live_server, ac
 
 
 @pytest.mark.parametrize("context_options", [{}, NO_JS], ids=["js", "no-js"])
-def test_expiring_soon_filter_badges_and_never_expire(page: Page, org, account, admin):
-    soon = service_account_create(
-        identity=Identity(kind="user", org=org, role=Role.ADMIN, user=admin), name="Nightly"
+def test_expiring_soon_filter_badges_and_never_expire(page: Page, org_admin, account):
+    soon = service_account_create(identity=org_admin, name="Nightly")
+    token_create(
+        identity=org_admin,
+        account=soon,
+        name="backup",
+        expires_at=timezone.now() + timedelta(days=3),
     )
-    token_create(account=soon, name="backup", expires_at=timezone.now() + timedelta(days=3))
-    token_create(account=account, name="forever", expires_at=None)
+    token_create(identity=org_admin, account=account, name="forever", expires_at=None)
     log_in(page, "alice")
 
     nav = page.get_by_role("navigation", name="Main")

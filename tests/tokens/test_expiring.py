@@ -25,7 +25,7 @@ LIST = "/org/serviceaccounts"
 
 
 @pytest.fixture
-def tokens(make_account, make_token, clock):
+def tokens(make_account, make_token, clock, org_admin):
     """One account per case, each with one token."""
     now = clock.now
     cases = {
@@ -41,7 +41,9 @@ def tokens(make_account, make_token, clock):
     for name, expires_at in cases.items():
         made[name], _ = make_token(name, target=make_account(f"{name}-bot"), expires_at=expires_at)
     token_revoke(token=made["revoked"])
-    token_rotate(token=made["rotated"], grace=timedelta(days=2), expires_at=None)
+    token_rotate(
+        identity=org_admin, token=made["rotated"], grace=timedelta(days=2), expires_at=None
+    )
     ServiceAccountToken.objects.filter(pk=made["expired"].pk).update(
         expires_at=now - timedelta(minutes=5)
     )
@@ -284,10 +286,13 @@ class TestDigest:
         assert len(mail.outbox) == 2
         assert "later-bot / later" in mail.outbox[1].body
 
-    def test_a_rotation_starts_afresh_with_the_new_token(self, admins, tokens, clock):
+    def test_a_rotation_starts_afresh_with_the_new_token(self, admins, tokens, clock, org_admin):
         digest(clock.now)
         rotation = token_rotate(
-            token=tokens["soon"], grace=timedelta(hours=1), expires_at=clock.now + timedelta(6)
+            identity=org_admin,
+            token=tokens["soon"],
+            grace=timedelta(hours=1),
+            expires_at=clock.now + timedelta(6),
         )
         digest(clock.now)
         assert len(mail.outbox) == 2

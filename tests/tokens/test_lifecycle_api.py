@@ -269,7 +269,7 @@ class TestRotate:
         assert (token.name, token.expires_at, token.rotated_at) == ("ci", None, None)
 
     def test_a_failure_half_way_leaves_the_old_token_as_it_was(
-        self, client, admin, account, make_token, monkeypatch
+        self, client, admin, account, make_token, monkeypatch, org_admin
     ):
         from tokens import services
 
@@ -280,7 +280,7 @@ class TestRotate:
 
         monkeypatch.setattr(services, "_save_new_token", broken)
         with pytest.raises(RuntimeError):
-            token_rotate(token=token, grace=timedelta(hours=1), expires_at=None)
+            token_rotate(identity=org_admin, token=token, grace=timedelta(hours=1), expires_at=None)
         token.refresh_from_db()
         assert (token.name, token.expires_at, token.rotated_at) == ("ci", None, None)
         assert works(client, secret)

@@ -201,9 +201,11 @@ class TestRotate:
         assert "Choose the date the token expires on." in html
         assert ServiceAccountToken.objects.count() == 1
 
-    def test_a_token_that_cannot_be_rotated_says_why(self, admin_client, account, make_token):
+    def test_a_token_that_cannot_be_rotated_says_why(
+        self, admin_client, account, make_token, org_admin
+    ):
         token, _ = make_token("ci")
-        token_rotate(token=token, grace=timedelta(hours=1), expires_at=None)
+        token_rotate(identity=org_admin, token=token, grace=timedelta(hours=1), expires_at=None)
         html = admin_client.get(token_url(token, "rotate"), **HTMX).content.decode()
         assert "was already rotated" in html
         assert ">Rotate token</button>" not in html
@@ -216,9 +218,13 @@ class TestRotate:
 
 
 class TestTable:
-    def test_the_rotated_row_is_marked_with_its_new_expiry(self, admin_client, account, make_token):
+    def test_the_rotated_row_is_marked_with_its_new_expiry(
+        self, admin_client, account, make_token, org_admin
+    ):
         token, _ = make_token("ci")
-        rotation = token_rotate(token=token, grace=timedelta(hours=1), expires_at=None)
+        rotation = token_rotate(
+            identity=org_admin, token=token, grace=timedelta(hours=1), expires_at=None
+        )
         html = admin_client.get(page_url(account)).content.decode()
         row = html[html.index(f'<tr id="token-{token.pk}"') :]
         row = row[: row.index("</tr>")]
