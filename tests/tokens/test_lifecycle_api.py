@@ -9,7 +9,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import isoformat
-from tests.helpers import basic_auth, bearer, call, in_parallel, needs_postgresql
+from accounts.roles import Role
+from tests.helpers import basic_auth, bearer, call, grant, in_parallel, needs_postgresql
 from tokens import format as token_format
 from tokens.models import ServiceAccountToken
 from tokens.services import DAY_LIMIT_MESSAGE, token_revoke, token_rotate
@@ -300,6 +301,28 @@ class TestAccess:
             assert response.status_code == 403, (method, action)
         token.refresh_from_db()
         assert (token.name, token.is_revoked, token.rotated_at) == ("ci", False, None)
+
+    def test_an_editor_with_serviceaccounts_write_may_rename_revoke_and_rotate(
+        self, client, editor, make_account, make_token
+    ):
+        grant(editor, "serviceaccounts:write")
+        bot = make_account("bot", role=Role.EDITOR)
+        for method, action, body in self.ACTIONS:
+            token, _ = make_token(f"t-{action or 'name'}", target=bot)
+            response = call(client, method, url(bot, token, action), body, as_user="eddie")
+            assert response.status_code == 200, (method, action, response.content)
+
+    def test_rotating_hands_out_the_account_so_it_needs_what_the_account_holds(
+        self, client, editor, account, make_token
+    ):
+        grant(editor, "serviceaccounts:write")
+        token, _ = make_token("ci")  # of an Admin-role account
+        response = call(client, "POST", url(account, token, "rotate"), {}, as_user="eddie")
+        assert response.status_code == 403
+        assert "role is higher than yours" in response.json()["message"]
+        token.refresh_from_db()
+        assert (token.name, token.rotated_at) == ("ci", None)
+        assert ServiceAccountToken.objects.count() == 1
 
     def test_another_orgs_admin_gets_404(self, client, outsider, account, make_token):
         token, _ = make_token("ci")

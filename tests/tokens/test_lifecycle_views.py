@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.helpers import HTMX, bearer, htmx_from, token_reveal, triggered
+from tests.helpers import HTMX, bearer, grant, htmx_from, signed_in, token_reveal, triggered
 from tokens import format as token_format
 from tokens.models import ServiceAccountToken
 from tokens.services import token_revoke, token_rotate
@@ -215,6 +215,28 @@ class TestRotate:
         assert "was already rotated" in response.content.decode()
         assert "token-secret" not in response.content.decode()
         assert ServiceAccountToken.objects.count() == 2
+
+
+class TestPermissions:
+    def test_readers_see_the_tokens_but_no_actions(self, editor, account, make_token):
+        grant(editor, "serviceaccounts:read")
+        make_token("ci")
+        html = signed_in(editor).get(page_url(account)).content.decode()
+        assert '<span class="token-name">ci</span>' in html
+        for action in ("Rename", "Rotate", "Revoke", "Delete"):
+            assert f"{action} token ci" not in html
+
+    def test_a_refused_rotation_says_why_in_the_dialog(self, editor, account, make_token):
+        grant(editor, "serviceaccounts:write")
+        token, _ = make_token("ci")  # of an Admin-role account
+        response = signed_in(editor).post(
+            token_url(token, "rotate"), {"grace": "3600", "expiration": "never"}, **HTMX
+        )
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "role is higher than yours" in html
+        assert "token-secret" not in html
+        assert ServiceAccountToken.objects.count() == 1
 
 
 class TestTable:
