@@ -33,7 +33,9 @@ function focusInDialog(dialog) {
   const candidates = dialog.querySelectorAll(
     "[aria-invalid=true], .field-invalid input, [data-select-on-focus], input:not([type=hidden]):not([type=radio]), input[type=radio]:checked, button:not([hidden])"
   );
-  const target = Array.from(candidates).find((element) => element.checkVisibility());
+  const visible = (element) =>
+    element.checkVisibility ? element.checkVisibility() : element.offsetParent !== null;
+  const target = Array.from(candidates).find(visible);
   if (target) target.focus();
 }
 document.addEventListener("htmx:load", (event) => {
