@@ -80,7 +80,7 @@ class RotateForm(ExpiryForm):
         super().__init__(*args, today=today, **kwargs)
         # Prefilled with the old token's own lifetime, from today (within the day limit).
         if token.expires_at is not None:
-            lifetime = max(1, (token.expires_at - token.created_at).days)
+            lifetime = max(1, round((token.expires_at - token.created_at) / timedelta(days=1)))
             limit = day_limit()
             self.initial.setdefault("expiration", ON_DATE)
             self.initial.setdefault(

@@ -154,6 +154,14 @@ class TestRotate:
         expected = datetime.now(UTC).date() + timedelta(days=90)
         assert f'value="{expected.isoformat()}"' in html
 
+    def test_a_lifetime_a_moment_short_of_whole_days_counts_as_those_days(
+        self, admin_client, account, make_token
+    ):
+        token, _ = make_token("ci", expires_at=datetime.now(UTC) + timedelta(days=3))
+        html = admin_client.get(token_url(token, "rotate"), **HTMX).content.decode()
+        expected = datetime.now(UTC).date() + timedelta(days=3)
+        assert f'value="{expected.isoformat()}"' in html
+
     def test_the_prefill_respects_the_day_limit(self, admin_client, account, make_token, settings):
         created = datetime.now(UTC)
         token, _ = make_token("ci", expires_at=created + timedelta(days=90), now=created)
@@ -266,3 +274,9 @@ class TestTable:
         assert "from 203.0.113.9" in html
         assert 'title="Terraform/1.9 (+https://www.terraform.io) ' in html
         assert "Terraform/1.9 (+https://www.terraform.io) xxxxx…<" in html
+
+    def test_no_template_comment_leaks_into_the_page(self, admin_client, account, make_token):
+        make_token("ci")
+        html = admin_client.get(page_url(account)).content.decode()
+        assert "{#" not in html
+        assert "#}" not in html
