@@ -1,9 +1,13 @@
 """Every page and dialog passes axe-core without a serious or critical violation: sign-in,
-service accounts (list, create, detail, inline rename), the token dialog and its reveal, API
+service accounts (list, create, detail, inline rename), the token dialog and its reveal, the
+token lifecycle (rotate, its reveal, revoke, inline token rename, Expiring soon), API
 keys (list and reveal), each step of the migration wizard, the profile, the logout page, the
 confirmation pages used without JavaScript and the error pages, in their error states too."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts.access import Identity
@@ -12,6 +16,7 @@ from accounts.services import service_account_create
 from apikeys.services import api_key_create
 from tests.e2e.axe import assert_accessible
 from tests.helpers import PASSWORD, log_in
+from tokens.models import ServiceAccountToken
 from tokens.services import token_create
 
 
@@ -94,6 +99,48 @@ def test_service_account_pages_and_the_token_dialog(page: Page, identity):
     assert_accessible(page, "a disabled service account's page")
 
 
+def test_token_lifecycle_dialogs_and_the_expiring_soon_view(page: Page, identity):
+    account = service_account_create(identity=identity, name="CI deployer", role=Role.EDITOR)
+    soon = timezone.now() + timedelta(days=3)
+    token_create(identity=identity, account=account, name="taken", expires_at=soon)
+    token_create(identity=identity, account=account, name="deploy", expires_at=None)
+    ServiceAccountToken.objects.filter(name="taken").update(
+        last_used_at=timezone.now(), last_used_ip="203.0.113.9", last_used_user_agent="curl/8.5"
+    )
+    log_in(page, "alice")
+    page.goto("/org/serviceaccounts?filter=expiring")
+    expect(page.get_by_role("region", name="Never expire")).to_be_visible()
+    assert_accessible(page, "the Expiring soon view with the Never expire list and nav count")
+
+    page.goto(f"/org/serviceaccounts/{account.pk}")
+    page.get_by_role("link", name="Rename token deploy").click()
+    field = page.get_by_role("textbox", name="Token name")
+    field.fill("taken")
+    field.press("Enter")
+    expect(page.get_by_role("alert")).to_be_visible()
+    assert_accessible(page, "the inline token rename with an error")
+    page.get_by_role("link", name="Cancel").click()
+
+    page.get_by_role("link", name="Rotate token deploy").click()
+    dialog = page.locator("dialog#token-dialog")
+    expect(dialog).to_have_attribute("open", "")
+    assert_accessible(page, "the rotate dialog")
+    dialog.get_by_role("button", name="Rotate token").click()
+    expect(dialog.get_by_role("heading", name="Service account token created")).to_be_visible()
+    assert_accessible(page, "the rotation's reveal")
+    dialog.get_by_role("button", name="Close", exact=True).click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_text("Rotated", exact=True)).to_be_visible()
+    assert_accessible(page, "the tokens table with a rotated token")
+
+    page.get_by_role("link", name="Revoke token taken").click()
+    expect(page.get_by_role("dialog", name="Revoke service account token")).to_be_visible()
+    assert_accessible(page, "the revoke confirmation")
+    page.get_by_role("dialog").get_by_role("button", name="Revoke service account token").click()
+    expect(page.get_by_text("Revoked", exact=True)).to_be_visible()
+    assert_accessible(page, "the tokens table with a revoked token")
+
+
 def test_api_keys_and_every_step_of_the_migration_wizard(page: Page, identity):
     api_key_create(identity=identity, name="Deploy bot", role=Role.EDITOR, seconds_to_live=3600)
     log_in(page, "alice")
@@ -135,11 +182,16 @@ def test_full_pages_with_and_without_our_scripts(page: Page, identity, page_prob
     if scripts == "without":
         page.route("**/*.js", lambda route: route.fulfill(body="", content_type="text/javascript"))
     account = service_account_create(identity=identity, name="CI deployer")
+    token, _ = token_create(identity=identity, account=account, name="ci", expires_at=None)
     api_key_create(identity=identity, name="Deploy bot", role=Role.EDITOR, seconds_to_live=3600)
     log_in(page, "alice")
+    token_url = f"/org/serviceaccounts/{account.pk}/tokens/{token.pk}"
     for url, what in [
         (f"/org/serviceaccounts/{account.pk}/delete", "the delete confirmation page"),
         (f"/org/serviceaccounts/{account.pk}/tokens/new", "the add token page"),
+        (f"{token_url}/rotate", "the rotate token page"),
+        (f"{token_url}/revoke", "the revoke confirmation page"),
+        (f"{token_url}/name", "the rename token page"),
         ("/org/apikeys/migrate", "the migration plan page"),
         ("/org/apikeys/hide", "the hide confirmation page"),
         ("/org/serviceaccounts/999999", "the not found page"),
