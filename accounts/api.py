@@ -8,7 +8,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -32,11 +31,12 @@ from accounts.api_base import (
     role_field,
     with_api_headers,
 )
-from accounts.models import Membership, Organization, ServiceAccount, User, isoformat
+from accounts.models import Membership, Organization, ServiceAccount, isoformat
 from accounts.names import name_key
 from accounts.roles import Role
 from accounts.services import (
     MAX_SECONDS_TO_LIVE,
+    find_user,
     membership_add,
     membership_remove,
     membership_update,
@@ -124,13 +124,9 @@ def _add_member(request: AppRequest, org: Organization) -> JsonResponse:
     identity = request.identity
     require_user_identity(identity)
     data = parse_json_object(request)
-    login = field(data, "loginOrEmail", str, required=True).strip()
+    login = field(data, "loginOrEmail", str, required=True)
     role = role_field(data)
-    user = (
-        User.objects.filter(Q(username=login) | Q(email__iexact=login)).first() if login else None
-    )
-    if user is None:
-        raise ApiError(404, "User not found")
+    user = find_user(login)
     membership_add(identity=identity, org=org, user=user, role=role)
     return JsonResponse({"message": "User added to organization", "userId": user.pk})
 

@@ -80,3 +80,18 @@ class ServiceAccountForm(forms.Form):
 
 class RenameForm(forms.Form):
     name = forms.CharField(label="Name", max_length=ServiceAccount.NAME_MAX_LENGTH)
+
+
+class OrgUserAddForm(forms.Form):
+    """Grafana's "Add user": an existing user, by login or e-mail, with a role."""
+
+    login_or_email = forms.CharField(
+        label="Email or username",
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    role = forms.ChoiceField(label="Role", initial=Role.VIEWER)
+
+    def __init__(self, *args: Any, roles: list[Role], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        offer_roles(self, roles)

@@ -101,11 +101,26 @@ class User(AbstractUser):
         }
 
 
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def search(self, query: str) -> MembershipQuerySet:
+        """The member's login, e-mail or name contains ``query`` (ignoring case)."""
+        query = query.replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
+        if not query:
+            return self
+        return self.filter(
+            models.Q(user__username__icontains=query)
+            | models.Q(user__email__icontains=query)
+            | models.Q(user__name__icontains=query)
+        )
+
+
 class Membership(models.Model):
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [

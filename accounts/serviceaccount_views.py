@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
 from accounts.access import AppRequest, Identity, assignable_roles, get_service_account, org_view
 from accounts.errors import Conflict, RoleCeilingExceeded
@@ -26,7 +27,9 @@ from accounts.models import ServiceAccount
 from accounts.roles import Role
 from accounts.services import service_account_create, service_account_delete, service_account_update
 from accounts.teams.catalogue import SERVICEACCOUNTS_READ, SERVICEACCOUNTS_WRITE
-from accounts.ui import action_done, confirm, htmx_partial, safe_next_url
+from accounts.teams.models import with_team_names
+from accounts.teams.sections import SECTIONS, ServiceAccountAccess
+from accounts.ui import action_done, confirm, htmx_partial, next_url_leaving, safe_next_url
 
 LIST_TEMPLATE = "accounts/serviceaccount_list.html"
 DETAIL_TEMPLATE = "accounts/serviceaccount_detail.html"
@@ -40,6 +43,7 @@ FILTERS = {
 RESULTS_TARGET = "sa-results"
 DETAIL_PARTIALS = {"sa-header": "header", "tokens": "tokens"}
 ACCOUNTS_CHANGED = "serviceAccountsChanged"
+ROLE_CHANGED = "serviceAccountRoleChanged"
 
 
 def _listing_context(identity: Identity, params: QueryDict) -> dict:
@@ -77,6 +81,7 @@ def _listing_context(identity: Identity, params: QueryDict) -> dict:
 @require_GET
 def service_account_list(request: AppRequest) -> HttpResponse:
     context = {"nav_active": "serviceaccounts", **_listing_context(request.identity, request.GET)}
+    with_team_names(context["page"])
     if htmx_partial(request) and request.htmx.target == RESULTS_TARGET:
         return render(request, f"{LIST_TEMPLATE}#results", context)
     return render(request, LIST_TEMPLATE, context)
@@ -116,6 +121,7 @@ def _detail_context(request: AppRequest, account: ServiceAccount, **extra: Any) 
         "roles": assignable_roles(request.identity),
         "tokens": account.tokens.all(),
         "now": timezone.now(),
+        "sa_access": ServiceAccountAccess(request.identity, account),
         **extra,
     }
 
@@ -133,6 +139,8 @@ def service_account_detail(request: AppRequest, sa_id: str) -> HttpResponse:
     )
     if htmx_partial(request) and request.htmx.target in DETAIL_PARTIALS:
         return render(request, f"{DETAIL_TEMPLATE}#{DETAIL_PARTIALS[request.htmx.target]}", context)
+    if htmx_partial(request) and request.htmx.target in SECTIONS:
+        return render(request, SECTIONS[request.htmx.target], context)
     return render(request, DETAIL_TEMPLATE, context)
 
 
@@ -195,7 +203,9 @@ def service_account_role(request: AppRequest, sa_id: str) -> HttpResponse:
             "error": error,
             "next": safe_next_url(request, reverse("serviceaccounts")),
         }
-        return render(request, "accounts/_role_picker.html", context)
+        response = render(request, "accounts/_role_picker.html", context)
+        # The role counts in the effective permissions (Admin holds them all).
+        return response if error else trigger_client_event(response, ROLE_CHANGED)
     return redirect(safe_next_url(request, reverse("serviceaccount", args=[account.pk])))
 
 
@@ -223,11 +233,9 @@ def service_account_enable(request: AppRequest, sa_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def service_account_delete_view(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
-    came_from = next_url = safe_next_url(request, reverse("serviceaccounts"))
-    own_page = reverse("serviceaccount", args=[account.pk])
-    next_path = next_url.split("?", 1)[0]
-    if next_path == own_page or next_path.startswith(f"{own_page}/"):
-        next_url = reverse("serviceaccounts")  # the account's own page is going away
+    next_url, came_from = next_url_leaving(
+        request, reverse("serviceaccount", args=[account.pk]), reverse("serviceaccounts")
+    )
     if request.method == "GET":
         return confirm(
             request,

@@ -11,6 +11,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, models, transaction
+from django.db.models import Q
 
 from accounts.access import Identity, check_can_manage_role, check_role_ceiling
 from accounts.errors import Conflict, NotFound, Refusal
@@ -135,6 +136,22 @@ def membership_add(*, identity: Identity, org: Organization, user: User, role: R
         user.current_org = org
         user.save(update_fields=["current_org"])
     return membership
+
+
+USER_NOT_FOUND = "User not found"
+
+
+def find_user(login_or_email: str) -> User:
+    """An existing user by login (exactly) or e-mail (ignoring case), or NotFound."""
+    login_or_email = login_or_email.strip()
+    user = (
+        User.objects.filter(Q(username=login_or_email) | Q(email__iexact=login_or_email)).first()
+        if login_or_email
+        else None
+    )
+    if user is None:
+        raise NotFound(USER_NOT_FOUND)
+    return user
 
 
 LAST_ADMIN_DEMOTE = "Cannot change role so that there is no organization admin left"

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django_htmx.http import trigger_client_event
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from accounts.access import AppRequest
 
@@ -42,12 +42,23 @@ def safe_next_url(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
+def next_url_leaving(request: HttpRequest, own_page: str, fallback: str) -> tuple[str, str]:
+    """Where to go after deleting the object whose page is ``own_page``, and where Cancel
+    leads: the ``next`` parameter, unless it is that page (or under it), which is going away."""
+    came_from = next_url = safe_next_url(request, fallback)
+    next_path = next_url.split("?", 1)[0]
+    if next_path == own_page or next_path.startswith(f"{own_page}/"):
+        next_url = fallback
+    return next_url, came_from
+
+
 def confirm(
     request: AppRequest,
     *,
     next_url: str,
     cancel_url: str | None = None,
     danger: bool = False,
+    error: str = "",
     **context: Any,
 ) -> HttpResponse:
     """Ask before the action at this URL (its GET answers this; its POST acts).
@@ -57,6 +68,9 @@ def confirm(
     with ``context``. The dialog posts with htmx while success leaves the user on the page
     behind it, which then refreshes on the action's event; when ``next_url`` is another page
     (the object's own page is gone, say) it posts plainly and the browser follows the redirect.
+
+    A POST the service refused answers this again with its ``error`` shown: a new dialog in
+    place of the old one for htmx (which posted with ``hx-swap="none"``), else the page.
     """
     assert request.resolver_match is not None
     texts = f"confirm.html#{request.resolver_match.url_name}"
@@ -71,10 +85,15 @@ def confirm(
         "next": next_url,
         "cancel": cancel_url or next_url,
         "danger": danger,
+        "error": error,
         "in_dialog": in_dialog,
         "stays": in_dialog and urlsplit(here).path == urlsplit(next_url).path,
     }
-    return render(request, "confirm.html#dialog" if in_dialog else "confirm.html", context)
+    response = render(request, "confirm.html#dialog" if in_dialog else "confirm.html", context)
+    if error and in_dialog:
+        reswap(response, "innerHTML")
+        retarget(response, "#dialog-host")
+    return response
 
 
 def action_done(request: AppRequest, *, event: str, next_url: str) -> HttpResponse:

@@ -1,12 +1,17 @@
-from django.urls import path
+from django.urls import include, path
 
+from accounts import member_views, views
 from accounts import serviceaccount_views as sa_views
-from accounts import views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("profile", views.profile, name="profile"),
     path("profile/switch-org", views.switch_org_view, name="switch-org"),
+    path("org/users", member_views.org_users, name="org-users"),
+    path("org/users/add", member_views.org_user_add, name="org-user-add"),
+    path("org/users/<str:user_id>/role", member_views.org_user_role, name="org-user-role"),
+    path("org/users/<str:user_id>/remove", member_views.org_user_remove, name="org-user-remove"),
+    path("", include("accounts.teams.urls")),
     path("org/serviceaccounts", sa_views.service_account_list, name="serviceaccounts"),
     path(
         "org/serviceaccounts/create",

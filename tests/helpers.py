@@ -4,6 +4,7 @@ live here, so a test module imports them from one place."""
 from __future__ import annotations
 
 import base64
+import html
 import http.client
 import json
 import threading
@@ -86,6 +87,11 @@ def triggered(response: HttpResponse) -> list[str]:
     if header.startswith("{"):
         return list(json.loads(header))
     return [name.strip() for name in header.split(",") if name.strip()]
+
+
+def page_text(response: HttpResponse) -> str:
+    """The response's HTML with entities decoded, so a test can look for "'Ops' deleted"."""
+    return html.unescape(response.content.decode())
 
 
 def make_user(username: str, org: Organization | None, role: Role | None, **extra: Any) -> User:

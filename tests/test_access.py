@@ -22,9 +22,11 @@ from django.urls import URLPattern, URLResolver, resolve, reverse
 
 import config.urls
 from accounts.access import Needed
-from accounts.models import ServiceAccount
+from accounts.models import Permission, ServiceAccount, Team, User
+from accounts.roles import Role
+from accounts.teams.services import permission_create, team_create, team_member_add
 from apikeys.models import ApiKey
-from tests.helpers import grant, signed_in
+from tests.helpers import grant, make_user, signed_in
 from tokens.models import ServiceAccountToken
 from tokens.services import token_create
 
@@ -41,13 +43,19 @@ class OrgObjects:
     account: ServiceAccount
     token: ServiceAccountToken
     key: ApiKey
+    team: Team  # with the account and the member in it
+    member: User
+    permission: Permission
 
 
 # Which object fills each URL parameter; a new parameter must be taught here.
-PARAMETERS: dict[str, Callable[[OrgObjects], int]] = {
+PARAMETERS: dict[str, Callable[[OrgObjects], int | str]] = {
     "sa_id": lambda objects: objects.account.pk,
     "token_id": lambda objects: objects.token.pk,
     "key_id": lambda objects: objects.key.pk,
+    "team_id": lambda objects: objects.team.pk,
+    "user_id": lambda objects: objects.member.pk,
+    "name": lambda objects: objects.permission.name,
 }
 
 
@@ -105,12 +113,17 @@ def send(client: Client, method: str, url: str) -> HttpResponse:
 
 
 @pytest.fixture
-def objects(make_account, make_key, org_admin) -> OrgObjects:
+def objects(make_account, make_key, org_admin, org) -> OrgObjects:
     """One of each kind of object, all in Acme."""
     account = make_account("robot")
     token, _ = token_create(identity=org_admin, account=account, name="t", expires_at=None)
     key, _ = make_key("legacy")
-    return OrgObjects(account, token, key)
+    member = make_user("mia", org, Role.EDITOR)
+    team = team_create(identity=org_admin, name="Ingest")
+    team_member_add(identity=org_admin, team=team, service_account=account)
+    team_member_add(identity=org_admin, team=team, user=member)
+    permission = permission_create(identity=org_admin, name="metrics:ingest")
+    return OrgObjects(account, token, key, team, member, permission)
 
 
 def test_every_ui_url_is_named_and_every_org_page_checks_access():
@@ -174,5 +187,14 @@ def test_posts_without_the_csrf_token_are_refused(name, objects, admin):
 
 
 def test_the_walk_sees_the_pages_it_is_meant_to():
-    assert {"serviceaccount-delete", "token-delete", "apikey-migrate"} <= set(OBJECT_URLS)
-    assert {"serviceaccounts", "apikeys-hide"} <= set(ORG_URLS) - set(OBJECT_URLS)
+    assert {
+        "serviceaccount-delete",
+        "token-delete",
+        "apikey-migrate",
+        "team-member-sa-remove",
+        "org-user-remove",
+        "permission-delete",
+    } <= set(OBJECT_URLS)
+    assert {"serviceaccounts", "apikeys-hide", "teams", "org-users", "permissions"} <= set(
+        ORG_URLS
+    ) - set(OBJECT_URLS)

@@ -18,7 +18,7 @@ from accounts.access import (
 from accounts.api_base import ApiError, api_view, field, paged, parse_json_object
 from accounts.models import Membership, ServiceAccount, User
 from accounts.teams.catalogue import SERVICEACCOUNTS_READ, SERVICEACCOUNTS_WRITE, TEAMS_WRITE
-from accounts.teams.models import Team, TeamMember, catalogue
+from accounts.teams.models import Team, TeamMember, catalogue, team_members
 from accounts.teams.services import (
     permission_create,
     permission_delete,
@@ -108,21 +108,6 @@ def member_to_api(team: Team, member: TeamMember | Membership | ServiceAccount) 
         "email": principal.email,
         "name": principal.name,
     }
-
-
-def team_members(team: Team) -> list:
-    """Users first, then service accounts; for Everyone, the whole org."""
-    if team.is_everyone:
-        users = Membership.objects.filter(org_id=team.org_id).select_related("user")
-        return [
-            *users.order_by("user__username", "pk"),
-            *ServiceAccount.objects.filter(org_id=team.org_id).order_by("name_key", "pk"),
-        ]
-    members = team.members.select_related("user", "service_account")
-    return [
-        *members.filter(user__isnull=False).order_by("user__username", "pk"),
-        *members.filter(service_account__isnull=False).order_by("service_account__name_key", "pk"),
-    ]
 
 
 @api_view({"GET": READ_TEAMS, "POST": TEAMS_WRITE})

@@ -32,6 +32,16 @@ BUILTIN_PERMISSIONS: dict[str, str] = {
     AUDIT_READ: "Read the organization's audit log.",
 }
 
+# How the pages title Keyhouse's own areas; a custom area is shown as it is written.
+AREA_LABELS: dict[str, str] = {
+    "serviceaccounts": "Service accounts",
+    "apikeys": "API keys",
+    "teams": "Teams",
+    "users": "Users",
+    "tokens": "Tokens",
+    "audit": "Audit",
+}
+
 NAME_MAX_LENGTH = 100
 DESCRIPTION_MAX_LENGTH = 500
 NAME_RE = re.compile(r"[a-z][a-z0-9_-]*(:[a-z0-9_.*-]+)+")
@@ -46,6 +56,10 @@ def is_builtin(name: str) -> bool:
 def area(name: str) -> str:
     """``metrics`` for ``metrics:ingest``: the group a checklist shows the permission under."""
     return name.split(":", 1)[0]
+
+
+def area_label(name: str) -> str:
+    return AREA_LABELS.get(area(name), area(name))
 
 
 def clean_permission_name(name: str) -> str:

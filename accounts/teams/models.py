@@ -306,24 +306,53 @@ def teams_of(principal: ServiceAccount | User, org: Organization | None = None) 
     ).order_by("-is_everyone", "name_key", "pk")
 
 
+def team_members(team: Team) -> list:
+    """Users first, then service accounts; for Everyone, the whole org."""
+    if team.is_everyone:
+        users = Membership.objects.filter(org_id=team.org_id).select_related("user")
+        return [
+            *users.order_by("user__username", "pk"),
+            *ServiceAccount.objects.filter(org_id=team.org_id).order_by("name_key", "pk"),
+        ]
+    members = team.members.select_related("user", "service_account")
+    return [
+        *members.filter(user__isnull=False).order_by("user__username", "pk"),
+        *members.filter(service_account__isnull=False).order_by("service_account__name_key", "pk"),
+    ]
+
+
 def team_names_by_account(accounts: Iterable[ServiceAccount]) -> dict[int, list[str]]:
-    """For a page of accounts (one org): each account's team names, Everyone first."""
+    """For a page of accounts: each account's team names, Everyone first, in one query (the
+    orgs' Everyone teams, keyed by org, and the accounts' memberships, keyed by account)."""
     accounts = list(accounts)
     if not accounts:
         return {}
-    org_ids = {account.org_id for account in accounts}
-    everyone = dict(
-        Team.objects.filter(org_id__in=org_ids, is_everyone=True).values_list("org_id", "name")
+    columns = ("key", "team_name", "everyone", "name_key")
+    everyone = (
+        Team.objects.filter(org_id__in={account.org_id for account in accounts}, is_everyone=True)
+        .order_by()
+        .values_list("org_id", "name", "is_everyone", "name_key")
     )
+    joined = (
+        TeamMember.objects.filter(service_account__in=[account.pk for account in accounts])
+        .order_by()
+        .values_list("service_account_id", "team__name", "team__is_everyone", "team__name_key")
+    )
+    rows = [dict(zip(columns, row, strict=True)) for row in everyone.union(joined, all=True)]
+    everyone_names = {row["key"]: row["team_name"] for row in rows if row["everyone"]}
     names: dict[int, list[str]] = {
-        account.pk: [everyone[account.org_id]] if account.org_id in everyone else []
+        account.pk: [everyone_names[account.org_id]] if account.org_id in everyone_names else []
         for account in accounts
     }
-    rows = (
-        TeamMember.objects.filter(service_account__in=[account.pk for account in accounts])
-        .order_by("team__name_key", "team_id")
-        .values_list("service_account_id", "team__name")
-    )
-    for account_id, team_name in rows:
-        names[account_id].append(team_name)
+    for row in sorted(rows, key=lambda row: row["name_key"]):
+        if not row["everyone"]:
+            names[row["key"]].append(row["team_name"])
     return names
+
+
+def with_team_names(accounts: Iterable[ServiceAccount]) -> None:
+    """Set ``listed_teams`` (its team names, Everyone first) on each account of a page."""
+    accounts = list(accounts)
+    names = team_names_by_account(accounts)
+    for account in accounts:
+        account.listed_teams = names[account.pk]  # type: ignore[attr-defined]

@@ -41,11 +41,20 @@ EVERYONE_MEMBERS = (
 
 @transaction.atomic
 def permission_create(*, identity: Identity, name: str, description: str = "") -> Permission:
-    """Define a custom permission in the caller's org."""
-    name = clean_permission_name(name)
+    """Define a custom permission in the caller's org. A malformed name or description is a
+    ValidationError naming its field (``name`` or ``description``), for forms to place."""
+    try:
+        name = clean_permission_name(name)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.messages}) from None
     description = description.strip()
     if description:
-        description = clean_name(description, what="Description", max_length=DESCRIPTION_MAX_LENGTH)
+        try:
+            description = clean_name(
+                description, what="Description", max_length=DESCRIPTION_MAX_LENGTH
+            )
+        except ValidationError as exc:
+            raise ValidationError({"description": exc.messages}) from None
     taken = f"A permission named '{name}' already exists."
     if is_builtin(name):
         raise Conflict(taken)

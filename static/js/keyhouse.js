@@ -120,3 +120,14 @@ document.addEventListener("htmx:sendError", () => {
 document.addEventListener("htmx:beforeRequest", () => {
   document.querySelectorAll("[data-request-error]").forEach((box) => box.remove());
 });
+
+// A region that replaces itself (a members table, the picker's results) can take the focused
+// control with it (a removed row's button, an Add button): then focus goes where the keyboard
+// user can carry on, the element its data-refocus names.
+document.addEventListener("htmx:load", (event) => {
+  const region = event.detail.elt;
+  if (!(region instanceof Element) || !region.matches("[data-refocus]")) return;
+  if (document.activeElement && document.activeElement !== document.body) return;
+  const target = document.querySelector(region.dataset.refocus);
+  if (target) target.focus();
+});
