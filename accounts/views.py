@@ -11,17 +11,27 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.access import SignedInRequest, current_identity, has_permission
 from accounts.forms import SwitchOrgForm, ThrottledPasswordChangeForm
 from accounts.services import switch_org
-from accounts.teams.catalogue import SERVICEACCOUNTS_READ
+from accounts.teams.catalogue import SERVICEACCOUNTS_READ, TEAMS_WRITE, USERS_WRITE
 from accounts.ui import safe_next_url
+
+
+# Where home leads: the first of these pages the user may use, else their profile.
+HOME_PAGES = (
+    (SERVICEACCOUNTS_READ, "serviceaccounts"),
+    (TEAMS_WRITE, "teams"),
+    (USERS_WRITE, "org-users"),
+)
 
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """Service accounts, or the profile for someone who may not see them."""
     identity = current_identity(request.user) if request.user.is_authenticated else None
-    if identity is not None and not has_permission(identity, SERVICEACCOUNTS_READ):
-        return redirect("profile")
-    return redirect("serviceaccounts")
+    if identity is None:
+        return redirect("serviceaccounts")  # which asks to sign in, or says why not
+    for permission, page in HOME_PAGES:
+        if has_permission(identity, permission):
+            return redirect(page)
+    return redirect("profile")
 
 
 _log_out = LogoutView.as_view()
