@@ -14,10 +14,7 @@ from accounts.teams.models import Team
 class TeamForm(forms.Form):
     name = forms.CharField(label="Name", max_length=Team.NAME_MAX_LENGTH)
     email = forms.EmailField(
-        label="Email",
-        max_length=Team.EMAIL_MAX_LENGTH,
-        required=False,
-        help_text="Optional: where to reach the team.",
+        label="Email (optional)", max_length=Team.EMAIL_MAX_LENGTH, required=False
     )
 
 
