@@ -16,7 +16,6 @@ from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import trigger_client_event
 
 from accounts.access import (
     READ_ORG_USERS,
@@ -32,7 +31,14 @@ from accounts.models import SEARCH_MAX_LENGTH, Membership, User
 from accounts.roles import Role
 from accounts.services import find_user, membership_add, membership_remove, membership_update
 from accounts.teams.catalogue import USERS_WRITE
-from accounts.ui import action_done, confirm, htmx_partial, safe_next_url
+from accounts.ui import (
+    action_done,
+    confirm,
+    form_answer,
+    htmx_partial,
+    page_or_partial,
+    safe_next_url,
+)
 
 LIST_TEMPLATE = "accounts/org_users.html"
 ROLE_TEMPLATE = "accounts/_member_role.html"
@@ -90,9 +96,7 @@ def _listing_context(
 @require_GET
 def org_users(request: AppRequest) -> HttpResponse:
     context = _listing_context(request, request.GET)
-    if htmx_partial(request) and request.htmx.target == "user-results":
-        return render(request, f"{LIST_TEMPLATE}#results", context)
-    return render(request, LIST_TEMPLATE, context)
+    return page_or_partial(request, LIST_TEMPLATE, context, {"user-results": "results"})
 
 
 @org_view(USERS_WRITE)
@@ -114,14 +118,17 @@ def org_user_add(request: AppRequest) -> HttpResponse:
             form.add_error("role", exc.message)
         else:
             added = f"Added '{user.username}' to {identity.org.name} as {role.label}."
-    if not htmx_partial(request):
-        if added:
-            messages.success(request, added)
-            return redirect("org-users")
-        return render(request, LIST_TEMPLATE, _listing_context(request, request.GET, add_form=form))
-    context = {"add_form": OrgUserAddForm(roles=roles) if added else form, "added": added}
-    response = render(request, f"{LIST_TEMPLATE}#add_form", context)
-    return trigger_client_event(response, ORG_USERS_CHANGED) if added else response
+    return form_answer(
+        request,
+        done=added,
+        event=ORG_USERS_CHANGED,
+        partial=f"{LIST_TEMPLATE}#add_form",
+        context={"add_form": OrgUserAddForm(roles=roles) if added else form},
+        page=lambda: render(
+            request, LIST_TEMPLATE, _listing_context(request, request.GET, add_form=form)
+        ),
+        next_url=reverse("org-users"),
+    )
 
 
 @org_view(USERS_WRITE)

@@ -10,13 +10,18 @@ and HX-Trigger), and every other one-click action ends the same way:
 3. Its POST does the action and answers ``action_done(request, event=…, next_url=…)``: for
    htmx, the ``HX-Trigger`` event that the changed list or table listens to (``hx-trigger=
    "<event> from:body"``); without JavaScript, a redirect to ``next_url``.
+
+A form that stays on its page (add a permission, add a user, a checklist) answers its POST
+with ``form_answer``: itself again for htmx, the page without JavaScript.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -30,6 +35,16 @@ CLOSE_DIALOG = "closeDialog"  # static/js/keyhouse.js closes the open dialog on 
 def htmx_partial(request: AppRequest) -> bool:
     """An htmx swap of part of the page (a history restore wants the whole page)."""
     return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def page_or_partial(
+    request: AppRequest, template: str, context: dict[str, Any], partials: dict[str, str]
+) -> HttpResponse:
+    """The whole page, or for htmx the partial of ``template`` that the element it swaps
+    names (``partials`` maps element ids to partial names)."""
+    if htmx_partial(request) and request.htmx.target in partials:
+        return render(request, f"{template}#{partials[request.htmx.target]}", context)
+    return render(request, template, context)
 
 
 def safe_next_url(request: HttpRequest, fallback: str) -> str:
@@ -108,3 +123,30 @@ def action_done(request: AppRequest, *, event: str, next_url: str) -> HttpRespon
     response = render(request, "_messages.html", {"oob": True})
     trigger_client_event(response, event)
     return trigger_client_event(response, CLOSE_DIALOG, after="settle")
+
+
+def form_answer(
+    request: AppRequest,
+    *,
+    done: str,
+    event: str,
+    partial: str,
+    context: dict[str, Any],
+    page: Callable[[], HttpResponse],
+    next_url: str,
+) -> HttpResponse:
+    """How a form that stays on its page answers its POST; ``done`` says what it did ("" when
+    the form has errors to show).
+
+    htmx gets ``partial`` again (with ``done`` in its context to say so, or with its errors),
+    and ``event`` once done, for whatever else shows the changed data. Without JavaScript,
+    done is a redirect to ``next_url`` with ``done`` as a message, and errors are the whole
+    ``page()`` (only then rendered).
+    """
+    if htmx_partial(request):
+        response = render(request, partial, {**context, "done": done})
+        return trigger_client_event(response, event) if done else response
+    if not done:
+        return page()
+    messages.success(request, done)
+    return redirect(next_url)

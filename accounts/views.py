@@ -14,7 +14,6 @@ from accounts.services import switch_org
 from accounts.teams.catalogue import SERVICEACCOUNTS_READ, TEAMS_WRITE, USERS_WRITE
 from accounts.ui import safe_next_url
 
-
 # Where home leads: the first of these pages the user may use, else their profile.
 HOME_PAGES = (
     (SERVICEACCOUNTS_READ, "serviceaccounts"),

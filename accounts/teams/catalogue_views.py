@@ -12,10 +12,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import trigger_client_event
 
 from accounts.access import AppRequest, Identity, org_view
 from accounts.errors import Conflict
@@ -30,7 +29,7 @@ from accounts.teams.models import (
     permission_holder_counts,
 )
 from accounts.teams.services import permission_create, permission_delete
-from accounts.ui import action_done, confirm, htmx_partial
+from accounts.ui import action_done, confirm, form_answer, page_or_partial
 
 PAGE_TEMPLATE = "accounts/permission_list.html"
 
@@ -75,9 +74,7 @@ def _page_context(request: AppRequest, **extra: Any) -> dict[str, Any]:
 @require_GET
 def permission_list(request: AppRequest) -> HttpResponse:
     context = _page_context(request)
-    if htmx_partial(request) and request.htmx.target == "permission-table":
-        return render(request, f"{PAGE_TEMPLATE}#table", context)
-    return render(request, PAGE_TEMPLATE, context)
+    return page_or_partial(request, PAGE_TEMPLATE, context, {"permission-table": "table"})
 
 
 @org_view(TEAMS_WRITE)
@@ -96,18 +93,15 @@ def permission_create_view(request: AppRequest) -> HttpResponse:
             form.add_error(None, exc)  # it names its field
         except Conflict as exc:
             form.add_error("name", exc.message)
-    if created is not None:
-        message = f"Permission '{created.name}' added."
-        if not htmx_partial(request):
-            messages.success(request, message)
-            return redirect("permissions")
-        response = render(
-            request, f"{PAGE_TEMPLATE}#add_form", {"form": PermissionForm(), "added": message}
-        )
-        return trigger_client_event(response, PERMISSIONS_CHANGED)
-    if htmx_partial(request):
-        return render(request, f"{PAGE_TEMPLATE}#add_form", {"form": form})
-    return render(request, PAGE_TEMPLATE, _page_context(request, form=form))
+    return form_answer(
+        request,
+        done=f"Permission '{created.name}' added." if created else "",
+        event=PERMISSIONS_CHANGED,
+        partial=f"{PAGE_TEMPLATE}#add_form",
+        context={"form": PermissionForm() if created else form},
+        page=lambda: render(request, PAGE_TEMPLATE, _page_context(request, form=form)),
+        next_url=reverse("permissions"),
+    )
 
 
 @org_view(TEAMS_WRITE)

@@ -8,18 +8,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
-from django_htmx.http import trigger_client_event
+from django.shortcuts import render
 
 from accounts.access import AppRequest, Identity, has_permission
 from accounts.errors import NotFound, Refusal, message_of
 from accounts.teams.catalogue import area_label
 from accounts.teams.forms import PermissionsForm
 from accounts.teams.models import catalogue, catalogue_names
-from accounts.ui import htmx_partial
+from accounts.ui import form_answer
 
 PERMISSIONS_CHANGED = "permissionsChanged"
 
@@ -61,7 +59,7 @@ def save_checklist(request: AppRequest, replace: Callable[[list[str]], object]) 
     (a service); returns the refusal to show, or "" when saved."""
     form = PermissionsForm(request.POST, names=catalogue_names(request.identity.org))
     if not form.is_valid():
-        return " ".join(form.errors["permission"])
+        return " ".join(str(error) for error in form.errors["permission"])
     try:
         replace(form.cleaned_data["permission"])
     except NotFound:
@@ -80,14 +78,14 @@ def checklist_answer(
     context: dict[str, Any],
     next_url: str,
 ) -> HttpResponse:
-    """htmx gets the checklist again (saved, or with the refusal) and, once saved, the
-    ``permissionsChanged`` event; without JavaScript a refusal shows on the whole page and a
-    save goes back to it with a message."""
-    context = {**context, "permissions_error": error, "permissions_saved": not error}
-    if htmx_partial(request):
-        response = render(request, partial, context)
-        return response if error else trigger_client_event(response, PERMISSIONS_CHANGED)
-    if error:
-        return render(request, page, context)
-    messages.success(request, "Permissions saved.")
-    return redirect(next_url)
+    """The checklist again for htmx (saved, or with the refusal), the page without JavaScript."""
+    context = {**context, "permissions_error": error}
+    return form_answer(
+        request,
+        done="" if error else "Permissions saved.",
+        event=PERMISSIONS_CHANGED,
+        partial=partial,
+        context=context,
+        page=lambda: render(request, page, context),
+        next_url=next_url,
+    )

@@ -327,7 +327,6 @@ def team_names_by_account(accounts: Iterable[ServiceAccount]) -> dict[int, list[
     accounts = list(accounts)
     if not accounts:
         return {}
-    columns = ("key", "team_name", "everyone", "name_key")
     everyone = (
         Team.objects.filter(org_id__in={account.org_id for account in accounts}, is_everyone=True)
         .order_by()
@@ -338,15 +337,16 @@ def team_names_by_account(accounts: Iterable[ServiceAccount]) -> dict[int, list[
         .order_by()
         .values_list("service_account_id", "team__name", "team__is_everyone", "team__name_key")
     )
-    rows = [dict(zip(columns, row, strict=True)) for row in everyone.union(joined, all=True)]
-    everyone_names = {row["key"]: row["team_name"] for row in rows if row["everyone"]}
+    # (org or account id, team name, is Everyone, name key)
+    rows = sorted(everyone.union(joined, all=True), key=lambda row: row[3])
+    everyone_names = {key: name for key, name, is_everyone, _ in rows if is_everyone}
     names: dict[int, list[str]] = {
         account.pk: [everyone_names[account.org_id]] if account.org_id in everyone_names else []
         for account in accounts
     }
-    for row in sorted(rows, key=lambda row: row["name_key"]):
-        if not row["everyone"]:
-            names[row["key"]].append(row["team_name"])
+    for key, name, is_everyone, _ in rows:
+        if not is_everyone:
+            names[key].append(name)
     return names
 
 

@@ -36,7 +36,7 @@ from accounts.models import Membership, ServiceAccount, User
 from accounts.teams.catalogue import TEAMS_WRITE
 from accounts.teams.checklist import checklist_answer, permission_checklist, save_checklist
 from accounts.teams.forms import TeamForm
-from accounts.teams.models import SEARCH_MAX_LENGTH, Team, TeamMember, team_members
+from accounts.teams.models import SEARCH_MAX_LENGTH, Team, team_members
 from accounts.teams.services import (
     team_create,
     team_delete,
@@ -45,7 +45,14 @@ from accounts.teams.services import (
     team_permissions_set,
     team_update,
 )
-from accounts.ui import action_done, confirm, htmx_partial, next_url_leaving, safe_next_url
+from accounts.ui import (
+    action_done,
+    confirm,
+    htmx_partial,
+    next_url_leaving,
+    page_or_partial,
+    safe_next_url,
+)
 
 LIST_TEMPLATE = "accounts/team_list.html"
 TEAM_TEMPLATE = "accounts/team_detail.html"
@@ -64,9 +71,7 @@ TEAM_MEMBERS_CHANGED = "teamMembersChanged"
 @require_GET
 def team_list(request: AppRequest) -> HttpResponse:
     context = {"nav_active": "teams", **_listing_context(request.identity, request.GET)}
-    if htmx_partial(request) and request.htmx.target == "team-results":
-        return render(request, f"{LIST_TEMPLATE}#results", context)
-    return render(request, LIST_TEMPLATE, context)
+    return page_or_partial(request, LIST_TEMPLATE, context, {"team-results": "results"})
 
 
 def _listing_context(identity: Identity, params: QueryDict) -> dict[str, Any]:
@@ -95,12 +100,32 @@ def team_create_view(request: AppRequest) -> HttpResponse:
 
 
 @dataclass(frozen=True, slots=True)
-class Candidates:
-    """Who the picker offers: users and service accounts of the org not yet in the team."""
+class Candidate:
+    """Someone the picker offers: posted as ``field`` = ``pk`` to add them."""
 
-    users: list[Membership]
-    accounts: list[ServiceAccount]
+    field: str  # "user" or "service_account"
+    pk: int
+    login: str
+    name: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Users and service accounts of the org not yet in the team, matching the search."""
+
+    groups: list[tuple[str, list[Candidate]]]  # ("Users", …), ("Service accounts", …)
     more: bool  # some matches are not shown: search for them
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    name: str
+    kind: str
+    login: str
+    email: str
+    remove_url: str
+    url: str = ""  # a service account's page
 
 
 class TeamPage:
@@ -113,8 +138,26 @@ class TeamPage:
         self.member_query = member_query.strip()[:SEARCH_MAX_LENGTH]
 
     @cached_property
-    def members(self) -> list[TeamMember]:
-        return [] if self.team.is_everyone else team_members(self.team)
+    def members(self) -> list[MemberRow]:
+        """Explicit members, users first (Everyone's are implicit: none)."""
+        if self.team.is_everyone:
+            return []
+        rows = []
+        for member in team_members(self.team):
+            if member.user is not None:
+                user = member.user
+                remove = reverse("team-member-user-remove", args=[self.team.pk, user.pk])
+                rows.append(
+                    MemberRow(user.name or user.username, "User", user.username, user.email, remove)
+                )
+            else:
+                account = member.service_account
+                remove = reverse("team-member-sa-remove", args=[self.team.pk, account.pk])
+                url = reverse("serviceaccount", args=[account.pk])
+                rows.append(
+                    MemberRow(account.name, "Service account", account.login, "", remove, url)
+                )
+        return rows
 
     @cached_property
     def everyone_counts(self) -> tuple[int, int]:
@@ -127,21 +170,30 @@ class TeamPage:
 
     @cached_property
     def candidates(self) -> Candidates:
-        users = list(
+        memberships = (
             Membership.objects.filter(org=self.identity.org)
             .search(self.member_query)
             .exclude(user__team_memberships__team=self.team)
             .select_related("user")
             .order_by("user__username", "pk")[: CANDIDATES_SHOWN + 1]
         )
-        accounts = list(
-            ServiceAccount.objects.for_org(self.identity.org)
+        users = [
+            Candidate("user", m.user.pk, m.user.username, m.user.name, m.user.email)
+            for m in memberships
+        ]
+        accounts = [
+            Candidate("service_account", account.pk, account.login, account.name)
+            for account in ServiceAccount.objects.for_org(self.identity.org)
             .search(self.member_query)
             .exclude(team_memberships__team=self.team)
             .order_by("name_key", "pk")[: CANDIDATES_SHOWN + 1]
-        )
+        ]
         more = len(users) > CANDIDATES_SHOWN or len(accounts) > CANDIDATES_SHOWN
-        return Candidates(users[:CANDIDATES_SHOWN], accounts[:CANDIDATES_SHOWN], more)
+        groups = [
+            ("Users", users[:CANDIDATES_SHOWN]),
+            ("Service accounts", accounts[:CANDIDATES_SHOWN]),
+        ]
+        return Candidates([group for group in groups if group[1]], more)
 
     @cached_property
     def checklist(self) -> list:
@@ -165,10 +217,7 @@ def _team_context(request: AppRequest, team: Team, **extra: Any) -> dict[str, An
 @require_GET
 def team_detail(request: AppRequest, team_id: str) -> HttpResponse:
     team = get_team(request.identity, team_id)
-    context = _team_context(request, team)
-    if htmx_partial(request) and request.htmx.target in TEAM_PARTIALS:
-        return render(request, f"{TEAM_TEMPLATE}#{TEAM_PARTIALS[request.htmx.target]}", context)
-    return render(request, TEAM_TEMPLATE, context)
+    return page_or_partial(request, TEAM_TEMPLATE, _team_context(request, team), TEAM_PARTIALS)
 
 
 @org_view(TEAMS_WRITE)
@@ -239,16 +288,16 @@ def team_member_add_view(request: AppRequest, team_id: str) -> HttpResponse:
     """Add the user (``user``) or service account (``service_account``) the picker offered."""
     identity = request.identity
     team = get_team(identity, team_id)
-    principal: User | ServiceAccount
+    user: User | None = None
+    account: ServiceAccount | None = None
     if request.POST.get("user"):
-        principal = get_member(identity, request.POST["user"]).user
-        member = {"user": principal}
+        user = get_member(identity, request.POST["user"]).user
+        name = user.username
     else:
-        principal = get_service_account(identity, request.POST.get("service_account"))
-        member = {"service_account": principal}
-    name = principal.username if isinstance(principal, User) else principal.name
+        account = get_service_account(identity, request.POST.get("service_account"))
+        name = account.name
     try:
-        team_member_add(identity=identity, team=team, **member)
+        team_member_add(identity=identity, team=team, user=user, service_account=account)
     except NotFound:
         raise
     except Refusal as exc:  # already a member, Everyone, or the grant ceiling
