@@ -34,7 +34,12 @@ from accounts.access import (
 from accounts.errors import Conflict, NotFound, Refusal, message_of
 from accounts.models import Membership, ServiceAccount, User
 from accounts.teams.catalogue import TEAMS_WRITE
-from accounts.teams.checklist import checklist_answer, permission_checklist, save_checklist
+from accounts.teams.checklist import (
+    ChecklistGroup,
+    checklist_answer,
+    permission_checklist,
+    save_checklist,
+)
 from accounts.teams.forms import TeamForm
 from accounts.teams.models import SEARCH_MAX_LENGTH, Team, team_members
 from accounts.teams.services import (
@@ -196,7 +201,7 @@ class TeamPage:
         return Candidates([group for group in groups if group[1]], more)
 
     @cached_property
-    def checklist(self) -> list:
+    def checklist(self) -> list[ChecklistGroup]:
         return permission_checklist(self.identity, self.team.permission_names())
 
 
