@@ -11,11 +11,17 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_htmx.http import reswap, retarget
 
-from accounts.access import AppRequest, get_service_account, get_team, org_view
+from accounts.access import (
+    AppRequest,
+    get_service_account,
+    get_team,
+    org_view,
+    require_permission,
+)
 from accounts.errors import NotFound, Refusal
 from accounts.models import ServiceAccount
 from accounts.serviceaccount_views import DETAIL_TEMPLATE, _detail_context
-from accounts.teams.catalogue import SERVICEACCOUNTS_WRITE, TEAMS_WRITE
+from accounts.teams.catalogue import SERVICEACCOUNTS_READ, SERVICEACCOUNTS_WRITE, TEAMS_WRITE
 from accounts.teams.checklist import checklist_answer, save_checklist
 from accounts.teams.sections import SECTIONS
 from accounts.teams.services import service_account_permissions_set, team_member_add
@@ -27,6 +33,8 @@ from accounts.ui import action_done, htmx_partial
 @require_POST
 def service_account_team_add(request: AppRequest, sa_id: str) -> HttpResponse:
     identity = request.identity
+    # The form is on the account's page, which a refusal shows again: it needs reading too.
+    require_permission(identity, SERVICEACCOUNTS_READ)
     account = get_service_account(identity, sa_id)
     if not request.POST.get("team"):
         return _team_refused(request, account, "Choose a team.")

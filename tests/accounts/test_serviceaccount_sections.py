@@ -91,6 +91,12 @@ class TestTeamsSection:
         assert "Choose a team." in page_text(client.post(url, {}, **HTMX))
         assert not TeamMember.objects.filter(service_account=account).exists()
 
+    def test_a_team_manager_who_cannot_read_the_account_is_refused(self, editor, account, ingest):
+        grant(editor, "teams:write")
+        response = signed_in(editor).post(f"{page_of(account)}/teams/add", {"team": ingest.pk})
+        assert response.status_code == 403
+        assert not TeamMember.objects.filter(service_account=account).exists()
+
     def test_everyone_and_other_orgs_teams(self, admin_client, account, org, other_org):
         everyone = Team.objects.get(org=org, is_everyone=True)
         url = f"{page_of(account)}/teams/add"

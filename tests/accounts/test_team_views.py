@@ -135,6 +135,19 @@ class TestTeamPage:
         assert "Delete team" in html
         assert f'action="/org/teams/{team.pk}/settings"' in html
 
+    def test_account_links_only_for_those_who_may_read_accounts(
+        self, editor, team, org_admin, robot
+    ):
+        team_member_add(identity=org_admin, team=team, service_account=robot)
+        grant(editor, "teams:write")
+        client = signed_in(editor)
+        members = page_text(client.get(page_of(team), **htmx_to("team-members")))
+        assert "robot" in members
+        assert f'href="/org/serviceaccounts/{robot.pk}"' not in members
+        grant(editor, "serviceaccounts:read")
+        members = page_text(client.get(page_of(team), **htmx_to("team-members")))
+        assert f'href="/org/serviceaccounts/{robot.pk}"' in members
+
     def test_the_picker_searches_as_you_type(self, admin_client, team, make_account):
         make_account("metrics-pusher")
         response = admin_client.get(
