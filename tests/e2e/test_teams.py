@@ -38,6 +38,13 @@ def confirm(page: Page, title: str, question: str, js: bool) -> Locator:
     return scope
 
 
+def settled(region: Locator) -> None:
+    """htmx has set up what it swapped into ``region``: its hx- attributes work (until then a
+    fast click would submit plainly). New content keeps the class htmx-added until then."""
+    expect(region).not_to_have_class(re.compile(r"\bhtmx-(added|settling|swapping)\b"))
+    expect(region.locator(".htmx-added")).to_have_count(0)
+
+
 def message(page: Page, text: str) -> None:
     expect(page.locator("#messages").get_by_text(text)).to_be_visible()
 
@@ -57,6 +64,7 @@ def create_team(page: Page, name: str, permission: str, js: bool) -> None:
     checklist.get_by_role("button", name="Save permissions").click()
     if js:
         expect(checklist.get_by_role("status")).to_have_text("Saved")
+        expect(checklist.get_by_role("button", name="Save permissions")).to_be_focused()
     else:
         message(page, "Permissions saved.")
     expect(page.locator("#team-permissions").get_by_label(permission)).to_be_checked()
@@ -71,6 +79,7 @@ def add_member_by_keyboard(page: Page, search: str, name: str, js: bool) -> None
     add = page.locator("#member-candidates").get_by_role("button", name=f"Add {name} to the team")
     expect(add).to_be_visible()
     expect(page.locator("#member-candidates").get_by_role("button")).to_have_count(1)
+    settled(page.locator("#member-candidates"))
     page.get_by_label("Search users and service accounts").focus()
     page.keyboard.press("Tab")
     if not js:
@@ -178,9 +187,11 @@ def member_row(page: Page, login: str) -> Locator:
 
 def choose_role(page: Page, login: str, role: str, js: bool) -> None:
     row = member_row(page, login)
+    settled(page.locator("#user-results"))
+    settled(row)
     row.get_by_label(f"Role of {login}").select_option(role)
     if not js:
-        member_row(page, login).get_by_role("button", name="Save").click()
+        row.get_by_role("button", name="Save").click()
 
 
 @BOTH
@@ -217,6 +228,7 @@ def test_org_users_are_added_re_roled_and_removed(page: Page, js, admin, org):
     expect(member_row(page, "alice").get_by_label("Role of alice")).to_have_value("Admin")
 
     # Nor leave: the refusal shows in the confirmation.
+    settled(page.locator("#user-results"))
     page.get_by_role("link", name="Remove alice from the organization").click()
     scope = confirm(page, "Remove user", "Are you sure you want to leave Acme?", js)
     scope.get_by_role("button", name="Remove user").click()
@@ -265,6 +277,7 @@ def test_a_service_accounts_teams_and_permissions_on_its_page(
     expect(effective.locator(".chip")).to_have_text(["Individual", "Team: Proxies"])
 
     # Leave the team from its chip, after confirming.
+    settled(page.locator("#sa-teams"))
     page.get_by_role("link", name="Remove from Proxies").click()
     scope = confirm(page, "Remove team member", "Remove 'robot' from the team 'Proxies'?", js)
     scope.get_by_role("button", name="Remove team member").click()
