@@ -3,16 +3,25 @@ disabled: an Admin defines a custom permission, gives it to a new team, adds a s
 to the team through the picker (by keyboard) and finds the permission among the account's
 effective permissions; an Editor given serviceaccounts:write through a team creates a token;
 org users are added, re-roled and removed, with the last-Admin refusals shown where they
-happen."""
+happen. axe-core checks every page, dialog and error state on the way (with htmx; the pages
+without JavaScript are checked with our scripts served empty, as Playwright cannot evaluate
+anything in a page that has JavaScript disabled)."""
 
 import re
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from accounts.models import Membership, Permission, TeamMember
+from accounts.models import Membership, Permission, Team, TeamMember
 from accounts.roles import Role
-from accounts.teams.services import permission_create, team_create, team_permissions_set
+from accounts.teams.services import (
+    permission_create,
+    service_account_permissions_set,
+    team_create,
+    team_member_add,
+    team_permissions_set,
+)
+from tests.e2e.axe import assert_accessible
 from tests.helpers import log_in, make_user
 
 BOTH = pytest.mark.parametrize(
@@ -38,6 +47,11 @@ def confirm(page: Page, title: str, question: str, js: bool) -> Locator:
     return scope
 
 
+def accessible(page: Page, what: str, js: bool) -> None:
+    if js:  # see test_pages_without_our_scripts_are_accessible for the others
+        assert_accessible(page, what)
+
+
 def settled(region: Locator) -> None:
     """htmx has set up what it swapped into ``region``: its hx- attributes work (until then a
     fast click would submit plainly). New content keeps the class htmx-added until then."""
@@ -52,13 +66,18 @@ def message(page: Page, text: str) -> None:
 def create_team(page: Page, name: str, permission: str, js: bool) -> None:
     """Teams → New team, then tick ``permission`` in its checklist and save."""
     open_from_the_sidebar(page, "Teams", "/org/teams")
+    accessible(page, "the teams list", js)
     page.get_by_role("link", name="New team").click()
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("alert")).to_have_text("This field is required.")
+    accessible(page, "the new team page with an error", js)
     page.get_by_label("Name").fill(name)
     page.get_by_label("Email").fill(f"{name.lower()}@example.com")
     page.get_by_role("button", name="Create").click()
     page.wait_for_url(re.compile(r"/org/teams/\d+$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(name)
     message(page, f"Team '{name}' created.")
+    accessible(page, "a team's page", js)
     checklist = page.locator("#team-permissions")
     checklist.get_by_label(permission).check()
     checklist.get_by_role("button", name="Save permissions").click()
@@ -80,6 +99,7 @@ def add_member_by_keyboard(page: Page, search: str, name: str, js: bool) -> None
     expect(add).to_be_visible()
     expect(page.locator("#member-candidates").get_by_role("button")).to_have_count(1)
     settled(page.locator("#member-candidates"))
+    accessible(page, "the member picker with results", js)
     page.get_by_label("Search users and service accounts").focus()
     page.keyboard.press("Tab")
     if not js:
@@ -103,6 +123,12 @@ def test_a_custom_permission_reaches_a_service_account_through_a_team(
 
     # 1. Configuration → Permissions: add a custom permission.
     open_from_the_sidebar(page, "Permissions", "/org/permissions")
+    accessible(page, "the permissions page", js)
+    form = page.locator("#permission-add")
+    form.get_by_label("Name").fill("Metrics")
+    form.get_by_role("button", name="Add permission").click()
+    expect(page.locator("#permission-add").get_by_role("alert")).to_contain_text("area:action")
+    accessible(page, "the permissions page with an error", js)
     form = page.locator("#permission-add")
     form.get_by_label("Name").fill("metrics:ingest")
     form.get_by_label("Description").fill("Push metrics to the ingest API")
@@ -126,6 +152,7 @@ def test_a_custom_permission_reaches_a_service_account_through_a_team(
     effective = page.locator("#sa-effective tbody tr").filter(has_text="metrics:ingest")
     expect(effective).to_contain_text("Push metrics to the ingest API")
     expect(effective.get_by_role("link", name="Team: Ingest")).to_be_visible()
+    accessible(page, "a service account's page with teams and permissions", js)
 
     # 4. The list shows its teams too.
     open_from_the_sidebar(page, "Service accounts", "/org/serviceaccounts")
@@ -143,6 +170,7 @@ def test_a_custom_permission_reaches_a_service_account_through_a_team(
         "1 team and 0 service accounts hold it; they lose it",
         js,
     )
+    accessible(page, "the delete permission confirmation", js)
     dialog.get_by_role("button", name="Delete permission").click()
     message(page, "Permission 'metrics:ingest' deleted.")
     expect(page.locator("#permission-table")).not_to_contain_text("metrics:ingest")
@@ -200,12 +228,14 @@ def test_org_users_are_added_re_roled_and_removed(page: Page, js, admin, org):
     log_in(page, "alice")
     open_from_the_sidebar(page, "Users", "/org/users")
     expect(page.get_by_role("heading", name="Organization users")).to_be_visible()
+    accessible(page, "the users page", js)
 
     # Add an existing user by e-mail, with a role.
     form = page.locator("#org-user-add")
     form.get_by_label("Email or username").fill("ghost@example.com")
     form.get_by_role("button", name="Add user").click()
     expect(page.locator("#org-user-add").get_by_role("alert")).to_have_text("User not found")
+    accessible(page, "the users page with an error", js)
     form = page.locator("#org-user-add")
     form.get_by_label("Email or username").fill("LOU@example.com")
     form.get_by_label("Role").select_option("Editor")
@@ -226,6 +256,7 @@ def test_org_users_are_added_re_roled_and_removed(page: Page, js, admin, org):
     alert = member_row(page, "alice").get_by_role("alert")
     expect(alert).to_have_text("Cannot change role so that there is no organization admin left")
     expect(member_row(page, "alice").get_by_label("Role of alice")).to_have_value("Admin")
+    accessible(page, "the users page with a refused role", js)
 
     # Nor leave: the refusal shows in the confirmation.
     settled(page.locator("#user-results"))
@@ -233,12 +264,14 @@ def test_org_users_are_added_re_roled_and_removed(page: Page, js, admin, org):
     scope = confirm(page, "Remove user", "Are you sure you want to leave Acme?", js)
     scope.get_by_role("button", name="Remove user").click()
     expect(page.get_by_role("alert")).to_have_text("Cannot remove the last organization admin")
+    accessible(page, "a refused removal", js)
     assert Membership.objects.filter(org=org, user=admin).exists()
 
     # Remove someone else.
     page.goto("/org/users")
     page.get_by_role("link", name="Remove lou from the organization").click()
     scope = confirm(page, "Remove user", "remove 'lou' from Acme?", js)
+    accessible(page, "the remove user confirmation", js)
     scope.get_by_role("button", name="Remove user").click()
     message(page, "Removed 'lou' from Acme.")
     expect(member_row(page, "lou")).to_have_count(0)
@@ -280,6 +313,7 @@ def test_a_service_accounts_teams_and_permissions_on_its_page(
     settled(page.locator("#sa-teams"))
     page.get_by_role("link", name="Remove from Proxies").click()
     scope = confirm(page, "Remove team member", "Remove 'robot' from the team 'Proxies'?", js)
+    accessible(page, "the remove team member confirmation", js)
     scope.get_by_role("button", name="Remove team member").click()
     page.wait_for_url(f"**/org/serviceaccounts/{account.pk}")
     message(page, "Removed 'robot' from the team 'Proxies'.")
@@ -288,3 +322,41 @@ def test_a_service_accounts_teams_and_permissions_on_its_page(
     )
     expect(effective.locator(".chip")).to_have_text(["Individual"])
     assert not TeamMember.objects.filter(service_account=account).exists()
+
+
+def test_pages_without_our_scripts_are_accessible(page: Page, org, org_admin, make_account, editor):
+    """What a browser without JavaScript gets, checked by axe: our scripts (htmx and
+    keyhouse.js) are served empty, so forms post plainly and confirmations are pages."""
+    page.route("**/*.js", lambda route: route.fulfill(body="", content_type="text/javascript"))
+    robot = make_account("robot")
+    permission_create(identity=org_admin, name="metrics:ingest", description="Push metrics")
+    team = team_create(identity=org_admin, name="Ingest")
+    team_permissions_set(identity=org_admin, team=team, permissions=["metrics:ingest"])
+    team_member_add(identity=org_admin, team=team, service_account=robot)
+    service_account_permissions_set(
+        identity=org_admin, account=robot, permissions=["metrics:ingest"]
+    )
+    log_in(page, "alice")
+    team_page = f"/org/teams/{team.pk}"
+    for url, what in [
+        (f"{team_page}?member_query=edd", "the picker's plain search"),
+        (f"/org/teams/{Team.objects.get(org=org, is_everyone=True).pk}", "Everyone's page"),
+        (f"{team_page}/delete", "the delete team page"),
+        (f"{team_page}/members/serviceaccounts/{robot.pk}/remove", "the remove member page"),
+        ("/org/permissions/metrics:ingest/delete", "the delete permission page"),
+        (f"/org/users/{editor.pk}/remove", "the remove user page"),
+        (f"/org/serviceaccounts/{robot.pk}", "a service account's page"),
+    ]:
+        page.goto(url)
+        assert_accessible(page, f"{what} without scripts")
+
+    page.goto(team_page)
+    page.locator("#team-settings").get_by_label("Name").fill("")
+    page.locator("#team-settings").get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_have_text("This field is required.")
+    assert_accessible(page, "a team's settings with an error, without scripts")
+    page.goto("/org/users")
+    page.get_by_label("Role of alice").select_option("Viewer")
+    member_row(page, "alice").get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("no organization admin left")
+    assert_accessible(page, "a refused role without scripts")
