@@ -86,6 +86,7 @@ def test_add_without_javascript(admin_client, org):
         ({"name": "metrics:ingest"}, "A permission named 'metrics:ingest' already exists."),
         ({"name": "teams:write"}, "A permission named 'teams:write' already exists."),
         ({"name": "a:b", "description": "bad\x07"}, "Description cannot contain control"),
+        ({"name": "a:b", "description": "bad\ufffd"}, "Description must be valid UTF-8 text."),
         ({"name": "a:" + "b" * 99}, "at most 100 characters"),
     ],
 )

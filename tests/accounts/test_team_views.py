@@ -109,6 +109,7 @@ class TestCreate:
             ({"name": "Everyone"}, "A team named 'Everyone' already exists."),
             ({"name": "Ops", "email": "not-an-email"}, "Enter a valid email address."),
             ({"name": "Bad\x01name"}, "Team name cannot contain control characters."),
+            ({"name": "Bad\ufffdname"}, "Team name must be valid UTF-8 text."),
             ({"name": "x" * 191}, "at most 190 characters"),
         ],
     )
