@@ -225,14 +225,15 @@ class TestList:
     ):
         teams = [team_create(identity=org_admin, name=f"Team {n}") for n in range(3)]
         make_account("solo")
-        # Session, user, org, membership, count, page of accounts, their teams, switcher.
-        with django_assert_num_queries(8):
+        # Session, user, org, membership, count, page of accounts, their teams, the org
+        # switcher, the nav's count of expiring tokens.
+        with django_assert_num_queries(9):
             admin_client.get("/org/serviceaccounts")
         for number in range(49):
             bot = make_account(f"bot {number}")
             for team in teams[: number % 4]:
                 team_member_add(identity=org_admin, team=team, service_account=bot)
-        with django_assert_num_queries(8):
+        with django_assert_num_queries(9):
             response = admin_client.get("/org/serviceaccounts")
         assert response.content.count(b'<tr id="sa-row-') == 50
         assert response.content.count(b'<li class="chip">Team 2</li>') == 12

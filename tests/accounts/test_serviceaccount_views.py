@@ -119,7 +119,7 @@ class TestList:
         self, admin_client, make_account, django_assert_max_num_queries
     ):
         make_account("solo")
-        with django_assert_max_num_queries(8) as one:
+        with django_assert_max_num_queries(9) as one:
             admin_client.get("/org/serviceaccounts")
         for number in range(49):
             account = make_account(f"bot {number}")
