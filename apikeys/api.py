@@ -55,9 +55,9 @@ def migrate_one(request: AppRequest, key_id: str) -> JsonResponse:
     result = migrate_keys(request.identity.org, key_ids=[key.pk], mark_org=False)
     if result.failed:
         raise ApiError(409, result.failed_details[0])
-    if not result.migrated:  # a concurrent request migrated it first
+    account = result.last_account
+    if account is None:  # a concurrent request migrated it first
         raise ApiError(404, "Not found")
-    account = result.accounts[0]
     return JsonResponse(
         {"message": "API key migrated to service account", "serviceAccountId": account.pk}
     )

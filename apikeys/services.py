@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.access import Identity, check_role_ceiling
-from accounts.errors import Conflict, Refusal, message_of
+from accounts.errors import Conflict, NotFound, Refusal, message_of
 from accounts.models import Organization, ServiceAccount
 from accounts.names import fits, login_slug, name_key
 from accounts.roles import Role
@@ -98,11 +101,32 @@ def api_key_create(
     return key, secret
 
 
+def _lock_org(org_id: int) -> Organization:
+    """The org row, locked until the transaction ends: creating, deleting and migrating keys
+    and hiding the page all take it, so each sees the others' committed outcome."""
+    return Organization.objects.select_for_update().get(pk=org_id)
+
+
+@transaction.atomic
 def api_key_delete(*, key: ApiKey) -> None:
-    key.delete()
+    """Delete a key that is still a legacy key. A migration that took the org lock first has
+    turned it into a token that keeps the same string working: then it is gone as a key."""
+    _lock_org(key.org_id)
+    deleted, _ = ApiKey.objects.filter(pk=key.pk).unmigrated().delete()
+    if not deleted:
+        raise NotFound("API key not found")
 
 
 # --- Migration ----------------------------------------------------------------------------
+
+# Keys per transaction. The batch holds SQLite's write lock, so it bounds how long any other
+# writer waits (bench/migrate.py measures it).
+MIGRATION_BATCH_SIZE = 500
+# SQLite's busy handler retries a waiting writer every 100 ms at most: a gap that long between
+# batches lets it in instead of the next batch taking the lock again at once.
+SQLITE_BATCH_GAP_SECONDS = 0.1
+# Values per ``IN (...)`` when looking names up, well under SQLite's parameter limit.
+_LOOKUP_CHUNK = 900
 
 
 @dataclass
@@ -112,7 +136,19 @@ class MigrationResult:
     failed: int = 0
     failed_ids: list[int] = field(default_factory=list)
     failed_details: list[str] = field(default_factory=list)
-    accounts: list[ServiceAccount] = field(default_factory=list)
+    # Only the last one is kept, so a run over any number of keys holds constant memory.
+    last_account: ServiceAccount | None = None
+
+    def key_migrated(self, key: ApiKey, account: ServiceAccount) -> None:
+        """One key became ``account``; called inside the batch's transaction."""
+        self.migrated += 1
+        self.last_account = account
+
+    def key_failed(self, key: ApiKey, exc: Exception) -> None:
+        """One key was left as it was; the others go on."""
+        self.failed += 1
+        self.failed_ids.append(key.pk)
+        self.failed_details.append(f"API key '{key.name}': {_failure_reason(exc)}")
 
     def to_api(self) -> dict:
         return {
@@ -131,34 +167,55 @@ class PlannedAccount:
     login: str
 
 
-@dataclass
+def _candidates(org: Organization, key: ApiKey) -> Iterator[tuple[str, str]]:
+    """``sa-autogen-<key name>`` and its login, then with ``-001``… ``-999``."""
+    base = f"{AUTOGEN_PREFIX}-{key.name}"
+    while not fits(f"{base}-999", ServiceAccount.NAME_MAX_LENGTH):
+        base = base[:-1]
+    base_login = f"{AUTOGEN_PREFIX}-{org.pk}-{login_slug(base[len(AUTOGEN_PREFIX) + 1 :])}"
+    for number in range(1000):
+        suffix = f"-{number:03d}" if number else ""
+        yield f"{base}{suffix}", f"{base_login}{suffix}"
+
+
 class _TakenNames:
-    """Names and logins already in use, loaded once per run instead of queried per key."""
+    """Which autogen names and logins are in use. The database is asked about a batch's first
+    choices in one go, and again only for a key whose first choice is taken; what this run
+    claims is remembered, so the keys of one run never get the same name."""
 
-    names: set[str]
-    logins: set[str]
+    def __init__(self, org: Organization) -> None:
+        self.org = org
+        self.checked: set[tuple[str, str]] = set()
+        self.names: set[str] = set()
+        self.logins: set[str] = set()
 
-    @classmethod
-    def load(cls, org: Organization) -> _TakenNames:
-        prefix = f"{AUTOGEN_PREFIX}-{org.pk}-"
-        return cls(
-            names=set(ServiceAccount.objects.for_org(org).values_list("name_key", flat=True)),
-            logins=set(
-                ServiceAccount.objects.filter(login__startswith=prefix).values_list(
+    def look_up(self, candidates: Iterable[tuple[str, str]]) -> None:
+        pairs = [(name_key(name), login) for name, login in candidates]
+        pairs = [pair for pair in pairs if pair not in self.checked]
+        for start in range(0, len(pairs), _LOOKUP_CHUNK):
+            chunk = pairs[start : start + _LOOKUP_CHUNK]
+            accounts = ServiceAccount.objects.for_org(self.org)
+            self.names.update(
+                accounts.filter(name_key__in=[key for key, _ in chunk]).values_list(
+                    "name_key", flat=True
+                )
+            )
+            # Logins are unique across orgs.
+            self.logins.update(
+                ServiceAccount.objects.filter(login__in=[login for _, login in chunk]).values_list(
                     "login", flat=True
                 )
-            ),
-        )
+            )
+            self.checked.update(chunk)
 
-    def claim(self, org: Organization, key: ApiKey) -> tuple[str, str]:
-        """``sa-autogen-<key name>`` and its login, with ``-001``… until both are free."""
-        base = f"{AUTOGEN_PREFIX}-{key.name}"
-        while not fits(f"{base}-999", ServiceAccount.NAME_MAX_LENGTH):
-            base = base[:-1]
-        base_login = f"{AUTOGEN_PREFIX}-{org.pk}-{login_slug(base[len(AUTOGEN_PREFIX) + 1 :])}"
-        for number in range(1000):
-            suffix = f"-{number:03d}" if number else ""
-            name, login = f"{base}{suffix}", f"{base_login}{suffix}"
+    def look_up_first_choices(self, keys: Iterable[ApiKey]) -> None:
+        self.look_up(next(_candidates(self.org, key)) for key in keys)
+
+    def claim(self, key: ApiKey) -> tuple[str, str]:
+        """The first free candidate of ``key``, now taken."""
+        for number, (name, login) in enumerate(_candidates(self.org, key)):
+            if (name_key(name), login) not in self.checked:
+                self.look_up(islice(_candidates(self.org, key), number, None))
             if name_key(name) not in self.names and login not in self.logins:
                 self.names.add(name_key(name))
                 self.logins.add(login)
@@ -166,33 +223,21 @@ class _TakenNames:
         raise Conflict(f"No free service account name for API key '{key.name}'.")
 
 
+def _unmigrated_keys(org: Organization) -> QuerySet[ApiKey]:
+    """In migration order: by id, so a run can go on from the last key of its previous batch."""
+    return ApiKey.objects.filter(org_id=org.pk).unmigrated().order_by("pk")
+
+
 def plan_migration(org: Organization) -> list[PlannedAccount]:
     """What "migrate all" would create, for the confirmation step (no writes)."""
-    taken = _TakenNames.load(org)
-    return [
-        PlannedAccount(key, *taken.claim(org, key))
-        for key in ApiKey.objects.filter(org=org).unmigrated()
-    ]
-
-
-def _migrate_key(key: ApiKey, name: str, login: str, now: datetime) -> ServiceAccount:
-    """Turn one key into a service account whose token has the key's own digest."""
-    account = ServiceAccount.objects.create(
-        org=key.org, name=name, login=login, role=key.role, created_by=None
-    )
-    ServiceAccountToken.objects.create(
-        service_account=account,
-        name=key.name,
-        digest=key.digest,
-        created_at=key.created_at,
-        expires_at=key.expires_at,
-        last_used_at=key.last_used_at,
-        is_revoked=key.is_revoked,
-    )
-    key.service_account = account
-    key.migrated_at = now
-    key.save(update_fields=["service_account", "migrated_at"])
-    return account
+    taken = _TakenNames(org)
+    plan = []
+    keys = list(_unmigrated_keys(org))
+    for start in range(0, len(keys), MIGRATION_BATCH_SIZE):
+        batch = keys[start : start + MIGRATION_BATCH_SIZE]
+        taken.look_up_first_choices(batch)
+        plan += [PlannedAccount(key, *taken.claim(key)) for key in batch]
+    return plan
 
 
 def migrate_keys(
@@ -202,42 +247,112 @@ def migrate_keys(
     mark_org: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> MigrationResult:
-    """Migrate the org's unmigrated keys (all, or ``key_ids``), each in its own savepoint.
+    """Migrate the org's unmigrated keys (all, or ``key_ids``), in batches by key id.
 
-    The org row is locked for the whole run, so concurrent runs queue up and never migrate a
-    key twice. A key that fails is left exactly as it was and reported; the others go on.
-    When every key of the org has been migrated, the org is marked so new keys are refused.
+    Each batch is one transaction under the org lock: concurrent runs, key deletions and
+    creations wait for a batch, never for the whole run, and no key is migrated twice. If the
+    process dies, every key of a committed batch is fully migrated and the others untouched;
+    running again finishes them. A key that fails is left as it was and reported; the others go
+    on. The run whose last batch finds no unmigrated key left marks the org, so new keys are
+    refused. ``progress`` gets the number of keys done after each batch.
     """
     now = timezone.now()
     result = MigrationResult()
-    with transaction.atomic():
-        org = Organization.objects.select_for_update().get(pk=org.pk)
-        keys = ApiKey.objects.filter(org=org).unmigrated().select_related("org")
-        if key_ids is not None:
-            keys = keys.filter(pk__in=list(key_ids))
-        taken = _TakenNames.load(org)
-        # A list, not iterator(): SQLite must not stream a table the loop is updating.
-        for key in list(keys):
-            result.total += 1
-            try:
-                name, login = taken.claim(org, key)
-                with transaction.atomic():
-                    account = _migrate_key(key, name, login, now)
-            except Exception as exc:  # reported per key, never fatal for the rest
-                logger.exception("migrating API key %s failed", key.pk)
-                result.failed += 1
-                result.failed_ids.append(key.pk)
-                result.failed_details.append(f"API key '{key.name}': {_failure_reason(exc)}")
-            else:
-                result.migrated += 1
-                result.accounts.append(account)
-            if progress is not None:
-                progress(result.total)
-        all_done = not ApiKey.objects.filter(org=org).unmigrated().exists()
-        if mark_org and all_done and org.api_keys_migrated_at is None:
-            org.api_keys_migrated_at = now
-            org.save(update_fields=["api_keys_migrated_at"])
-    return result
+    keys = _unmigrated_keys(org)
+    if key_ids is not None:
+        keys = keys.filter(pk__in=list(key_ids))
+    after = 0
+    while True:
+        with transaction.atomic():
+            locked = _lock_org(org.pk)
+            batch = list(keys.filter(pk__gt=after)[:MIGRATION_BATCH_SIZE])
+            _migrate_batch(locked, batch, now, result)
+            last = len(batch) < MIGRATION_BATCH_SIZE
+            if last and mark_org:
+                _mark_migrated_when_done(locked, now)
+        if batch and progress is not None:
+            progress(result.total)
+        if last:
+            return result
+        after = batch[-1].pk
+        if connection.vendor == "sqlite":
+            time.sleep(SQLITE_BATCH_GAP_SECONDS)
+
+
+def _mark_migrated_when_done(org: Organization, now: datetime) -> None:
+    if org.api_keys_migrated_at is None and not _unmigrated_keys(org).exists():
+        org.api_keys_migrated_at = now
+        org.save(update_fields=["api_keys_migrated_at"])
+
+
+def _migrate_batch(
+    org: Organization, keys: list[ApiKey], now: datetime, result: MigrationResult
+) -> None:
+    """All of ``keys`` in bulk inserts; if those fail, again key by key, each in its own
+    savepoint, so one bad key cannot hold the others back."""
+    result.total += len(keys)
+    taken = _TakenNames(org)
+    taken.look_up_first_choices(keys)
+    planned = []
+    for key in keys:
+        try:
+            planned.append(PlannedAccount(key, *taken.claim(key)))
+        except Conflict as exc:
+            result.key_failed(key, exc)
+    try:
+        with transaction.atomic():
+            accounts = _create_accounts(org, planned, now)
+    except Exception:
+        logger.warning("bulk migration of %d API keys failed; going key by key", len(planned))
+    else:
+        for item, account in zip(planned, accounts, strict=True):
+            result.key_migrated(item.key, account)
+        return
+    for item in planned:
+        try:
+            with transaction.atomic():
+                [account] = _create_accounts(org, [item], now)
+        except Exception as exc:  # reported per key, never fatal for the rest
+            logger.exception("migrating API key %s failed", item.key.pk)
+            result.key_failed(item.key, exc)
+        else:
+            result.key_migrated(item.key, account)
+
+
+def _create_accounts(
+    org: Organization, planned: list[PlannedAccount], now: datetime
+) -> list[ServiceAccount]:
+    """Turn each planned key into a service account whose token has the key's own digest:
+    accounts, then tokens, then the keys, one bulk query each."""
+    accounts = ServiceAccount.objects.bulk_create(
+        ServiceAccount(
+            org=org,
+            name=item.name,
+            name_key=name_key(item.name),
+            login=item.login,
+            role=item.key.role,
+            created_by=None,
+        )
+        for item in planned
+    )
+    ServiceAccountToken.objects.bulk_create(
+        ServiceAccountToken(
+            service_account=account,
+            name=key.name,
+            name_key=key.name_key,
+            digest=key.digest,
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            last_used_at=key.last_used_at,
+            is_revoked=key.is_revoked,
+        )
+        for key, account in zip((item.key for item in planned), accounts, strict=True)
+    )
+    for item, account in zip(planned, accounts, strict=True):
+        item.key.service_account = account
+        item.key.migrated_at = now
+    ApiKey.objects.bulk_update([item.key for item in planned], ["service_account", "migrated_at"])
+    return accounts
 
 
 def _failure_reason(exc: Exception) -> str:
@@ -248,10 +363,15 @@ def _failure_reason(exc: Exception) -> str:
     return "unexpected error; the server log has the details"
 
 
+@transaction.atomic
 def hide_api_keys(org: Organization) -> None:
-    """Hide the page for good; only once no key is left that would need it."""
+    """Hide the page for good; only once no key is left that would need it. Checked under the
+    org lock, which creating a key takes too, so a key made at the same moment is either seen
+    here or refused there."""
+    org = _lock_org(org.pk)
     if ApiKey.objects.filter(org=org).unmigrated().exists():
         raise ValidationError(
             "Migrate or delete the remaining API keys before hiding the API keys page."
         )
-    Organization.objects.filter(pk=org.pk).update(api_keys_hidden=True)
+    org.api_keys_hidden = True
+    org.save(update_fields=["api_keys_hidden"])

@@ -132,8 +132,7 @@ def api_key_migrate_one(request: AppRequest, key_id: str) -> HttpResponse:
     if request.method == "GET":
         return confirm(request, next_url=reverse("apikeys"), nav_active="apikeys", key=key)
     result = migrate_keys(request.identity.org, key_ids=[key.pk], mark_org=False)
-    if result.migrated:
-        account = result.accounts[0]
+    if (account := result.last_account) is not None:
         messages.success(request, f"API key '{key.name}' is now service account '{account}'.")
     else:
         messages.error(request, " ".join(result.failed_details) or "Nothing was migrated.")

@@ -157,15 +157,9 @@ class TestWizard:
         table = admin_client.get("/org/apikeys", **htmx_to("apikeys-table"))
         assert table.content.decode().strip().startswith('<section class="card" id="apikeys-table"')
 
-    def test_summary_reports_failures(self, admin_client, make_key, monkeypatch):
-        from tokens.models import ServiceAccountToken
-
+    def test_summary_reports_failures(self, admin_client, make_key, fail_token_inserts):
         make_key("bad")
-
-        def broken(**kwargs):
-            raise RuntimeError("storage unavailable")
-
-        monkeypatch.setattr(ServiceAccountToken.objects, "create", broken)
+        fail_token_inserts("bad", "storage unavailable")
         html = admin_client.post("/org/apikeys/migrate").content.decode()
         assert "<dt>Failed</dt><dd>1</dd>" in html
         assert "the server log has the details" in html
