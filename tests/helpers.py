@@ -203,3 +203,33 @@ def log_in(page: Page, username: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/org/serviceaccounts")
+
+
+# What a migration must never leave behind, whatever the point it stopped at (Keyhouse's own
+# table names, so the checks also run on another process's database file).
+HALF_MIGRATED = {
+    "account without its token": """
+        SELECT a.id FROM accounts_serviceaccount a WHERE a.login LIKE 'sa-autogen-%'
+        AND NOT EXISTS (SELECT 1 FROM tokens_serviceaccounttoken t
+                        WHERE t.service_account_id = a.id)""",
+    "key marked migrated without its account's token": """
+        SELECT k.id FROM apikeys_apikey k WHERE k.migrated_at IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM tokens_serviceaccounttoken t
+                        WHERE t.digest = k.digest
+                        AND t.service_account_id = k.service_account_id)""",
+    "key linked to an account but not marked migrated": """
+        SELECT k.id FROM apikeys_apikey k
+        WHERE k.migrated_at IS NULL AND k.service_account_id IS NOT NULL""",
+    "unmigrated key whose digest is already a token": """
+        SELECT k.id FROM apikeys_apikey k WHERE k.migrated_at IS NULL
+        AND EXISTS (SELECT 1 FROM tokens_serviceaccounttoken t WHERE t.digest = k.digest)""",
+}
+
+
+def half_migrated(cursor: Any) -> list[tuple[str, int]]:
+    """Every row :data:`HALF_MIGRATED` finds, through any DB-API ``cursor``."""
+    found = []
+    for what, sql in HALF_MIGRATED.items():
+        cursor.execute(sql)
+        found += [(what, row[0]) for row in cursor.fetchall()]
+    return found
