@@ -1,0 +1,152 @@
+"""Deleting a key or hiding the page while a migration batch or a key creation holds the org
+lock: real row locks across connections, so PostgreSQL only."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test import Client
+
+from accounts.models import Organization
+from accounts.roles import Role
+from apikeys.models import ApiKey
+from apikeys.services import api_key_create, hide_api_keys, migrate_keys
+from tests.helpers import basic_auth, bearer, in_parallel, needs_postgresql, signed_in
+from tokens.models import ServiceAccountToken
+
+pytestmark = [pytest.mark.django_db(transaction=True), needs_postgresql]
+
+T = TypeVar("T")
+WAIT_SECONDS = 5.0
+
+
+def until_another_transaction_waits_for_a_lock() -> None:
+    """Poll ``pg_locks`` (live, unlike ``pg_stat_activity`` inside a transaction) until some
+    transaction waits for a lock, or ``WAIT_SECONDS`` passed."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+
+
+def while_held(hold: Callable[[], object], act: Callable[[], T]) -> T:
+    """Run ``hold`` in a transaction on another connection and, while that transaction is still
+    open, ``act`` here: ``act`` sees what ``hold`` did only if it waits for the lock. The
+    transaction ends once ``act`` waits for a lock, so ``act`` cannot come too late."""
+    ready = threading.Event()
+    errors: list[Exception] = []
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                hold()
+                ready.set()
+                until_another_transaction_waits_for_a_lock()
+        except Exception as exc:  # re-raised below, in the test's thread
+            errors.append(exc)
+        finally:
+            ready.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    ready.wait()
+    try:
+        return act()
+    finally:
+        thread.join()
+        if errors:
+            raise errors[0]
+
+
+@pytest.fixture(params=["api", "ui"])
+def channel(request, admin) -> tuple[str, Client]:
+    """Alice's client on the JSON API or signed in to the UI."""
+    if request.param == "api":
+        return "api", Client(**basic_auth("alice"))
+    return "ui", signed_in(admin)
+
+
+def delete_path(channel: str, key: ApiKey) -> str:
+    return f"/api/auth/keys/{key.pk}" if channel == "api" else f"/org/apikeys/{key.pk}/delete"
+
+
+def test_deleting_a_key_a_migration_batch_is_moving_answers_404(org, make_key, channel):
+    name, client = channel
+    key, secret = make_key("deploy")
+    send = client.delete if name == "api" else client.post
+    response = while_held(lambda: migrate_keys(org), lambda: send(delete_path(name, key)))
+    assert response.status_code == 404
+    key.refresh_from_db()
+    assert key.migrated_at is not None
+    # Nothing claimed a deletion: the string works on, as the account's token.
+    assert Client().get("/api/org", **bearer(secret)).status_code == 200
+
+
+def test_deleting_and_migrating_at_once_never_both_succeed(org, org_admin, admin):
+    keys = [
+        api_key_create(identity=org_admin, name=f"k{n}", role=Role.VIEWER, seconds_to_live=60)[0]
+        for n in range(20)
+    ]
+    victim = keys[-1]
+    turn = iter(["migrate", "delete"])
+    lock = threading.Lock()
+
+    def act() -> tuple[str, int]:
+        with lock:
+            what = next(turn)
+        client = Client(**basic_auth("alice"))
+        if what == "delete":
+            return what, client.delete(delete_path("api", victim)).status_code
+        return what, client.post("/api/serviceaccounts/migrate").status_code
+
+    outcome = dict(in_parallel(2, act))
+    assert outcome["migrate"] == 200
+    digest_is_a_token = ServiceAccountToken.objects.filter(digest=victim.digest).exists()
+    if outcome["delete"] == 200:
+        assert not ApiKey.objects.filter(pk=victim.pk).exists()
+        assert not digest_is_a_token
+    else:
+        assert outcome["delete"] == 404
+        assert ApiKey.objects.get(pk=victim.pk).migrated_at is not None
+        assert digest_is_a_token
+
+
+def test_hiding_while_a_key_is_being_created_sees_the_key(org, org_admin, channel):
+    name, client = channel
+
+    def create() -> None:
+        api_key_create(identity=org_admin, name="late", role=Role.VIEWER, seconds_to_live=60)
+
+    path = "/api/serviceaccounts/hideApiKeys" if name == "api" else "/org/apikeys/hide"
+    response = while_held(create, lambda: client.post(path))
+    if name == "api":
+        assert response.status_code == 400
+        assert "Migrate or delete the remaining API keys" in response.json()["message"]
+    else:
+        assert (response.status_code, response["Location"]) == (302, "/org/apikeys")
+    org.refresh_from_db()
+    assert not org.api_keys_hidden
+    assert ApiKey.objects.filter(org=org, name="late").exists()
+
+
+def test_creating_a_key_while_the_page_is_being_hidden_is_refused(org, admin):
+    response = while_held(
+        lambda: hide_api_keys(Organization.objects.get(pk=org.pk)),
+        lambda: Client().post(
+            "/api/auth/keys",
+            {"name": "late", "role": "Viewer"},
+            "application/json",
+            **basic_auth("alice"),
+        ),
+    )
+    assert response.status_code == 410
+    assert not ApiKey.objects.filter(org=org).exists()
