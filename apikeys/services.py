@@ -13,7 +13,7 @@ from itertools import islice
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.access import Identity, check_role_ceiling
@@ -351,7 +351,11 @@ def _create_accounts(
     for item, account in zip(planned, accounts, strict=True):
         item.key.service_account = account
         item.key.migrated_at = now
-    ApiKey.objects.bulk_update([item.key for item in planned], ["service_account", "migrated_at"])
+    # One UPDATE, each key finding its account through the token that now has its digest.
+    token = ServiceAccountToken.objects.filter(digest=OuterRef("digest"))
+    ApiKey.objects.filter(pk__in=[item.key.pk for item in planned]).update(
+        migrated_at=now, service_account=Subquery(token.values("service_account")[:1])
+    )
     return accounts
 
 

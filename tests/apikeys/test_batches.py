@@ -87,16 +87,17 @@ def test_a_run_that_dies_inside_a_batch_leaves_that_batch_untouched(
 ):
     for number in range(5):
         make_key(f"k{number}")
-    real_update = ApiKey.objects.bulk_update
+    real_insert = ServiceAccountToken.objects.bulk_create
     calls = []
 
-    def update_then_die(objs, *args, **kwargs):
+    def insert_then_die(objs, *args, **kwargs):
+        created = real_insert(objs, *args, **kwargs)
         calls.append(1)
-        if len(calls) == 2:  # the second batch, after its accounts and tokens were inserted
+        if len(calls) == 2:  # the second batch, its accounts and tokens inserted
             raise Crash
-        return real_update(objs, *args, **kwargs)
+        return created
 
-    monkeypatch.setattr(ApiKey.objects, "bulk_update", update_then_die)
+    monkeypatch.setattr(ServiceAccountToken.objects, "bulk_create", insert_then_die)
     with pytest.raises(Crash):
         migrate_keys(org)
     assert unmigrated(org) == 3
