@@ -6,9 +6,10 @@
 - ``manage.py migrate_api_keys --org N`` on a small and a ten times larger org, each run's
   peak memory taken from the kernel (``wait4``'s ``ru_maxrss`` of that one process), so
   "flat memory" is a comparison of the two.
-- ``writer``: during the large run, a second process updates a token's ``last_used_at`` (the
-  write every API request may make) every 50 ms, each in its own transaction, and reports its
-  longest wait: how long the migration keeps other writers out.
+- ``writer``: during the API request and during the large command run, a second process
+  updates a token's ``last_used_at`` (the write every API request may make) every 50 ms, each in
+  its own transaction, and reports its longest wait: how long the migration keeps other writers
+  out.
 
 ``make bench`` drives all three through :func:`measure`; the subcommands are what it runs.
 """
@@ -56,14 +57,26 @@ class WriterReport:
     median_seconds: float
 
 
+def worst(*reports: WriterReport) -> WriterReport:
+    """One report for the verdict: the longest wait and every write that gave up."""
+    longest = max(reports, key=lambda report: report.longest_seconds)
+    return WriterReport(
+        writes=sum(report.writes for report in reports),
+        failed=sum(report.failed for report in reports),
+        longest_seconds=longest.longest_seconds,
+        median_seconds=longest.median_seconds,
+    )
+
+
 @dataclass
 class MigrationFigures:
     request_keys: int
     request_seconds: float
     request_result: dict
+    request_writer: WriterReport  # during the API request
     small: CommandRun
     large: CommandRun
-    writer: WriterReport
+    writer: WriterReport  # during the large command run
 
 
 def measure(*, request_keys: int, command_keys: int) -> MigrationFigures:
@@ -76,7 +89,8 @@ def measure(*, request_keys: int, command_keys: int) -> MigrationFigures:
         "BENCH_AUTHORIZATION": f"Bearer {seeded['secret']}",  # an Admin's token
         "BENCH_LEGACY_KEY": seeded["api_key"],  # must still work once migrated
     }
-    request = last_json_line(run_checked([PYTHON, __file__, "request"], env))
+    with _concurrent_writer(keyhouse_env(path), seeded["token_id"]) as request_writer:
+        request = last_json_line(run_checked([PYTHON, __file__, "request"], env))
     small = _command_run("migrate-small", command_keys // 10)
     path, seeded = keyhouse_database("migrate-large", ["--api-keys", str(command_keys)])
     with _concurrent_writer(keyhouse_env(path), seeded["token_id"]) as reports:
@@ -85,6 +99,7 @@ def measure(*, request_keys: int, command_keys: int) -> MigrationFigures:
         request_keys=request_keys,
         request_seconds=request["seconds"],
         request_result=request["result"],
+        request_writer=request_writer[0],
         small=small,
         large=large,
         writer=reports[0],
