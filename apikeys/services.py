@@ -228,16 +228,21 @@ def _unmigrated_keys(org: Organization) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(org_id=org.pk).unmigrated().order_by("pk")
 
 
-def plan_migration(org: Organization) -> list[PlannedAccount]:
-    """What "migrate all" would create, for the confirmation step (no writes)."""
+def _next_batch(keys: QuerySet[ApiKey], after: int) -> list[ApiKey]:
+    return list(keys.filter(pk__gt=after)[:MIGRATION_BATCH_SIZE])
+
+
+def plan_migration(org: Organization) -> Iterator[PlannedAccount]:
+    """What "migrate all" would create, key by key in its order, a batch in memory at a time
+    (no writes)."""
     taken = _TakenNames(org)
-    plan = []
-    keys = list(_unmigrated_keys(org))
-    for start in range(0, len(keys), MIGRATION_BATCH_SIZE):
-        batch = keys[start : start + MIGRATION_BATCH_SIZE]
+    keys = _unmigrated_keys(org)
+    after = 0
+    while batch := _next_batch(keys, after):
         taken.look_up_first_choices(batch)
-        plan += [PlannedAccount(key, *taken.claim(key)) for key in batch]
-    return plan
+        for key in batch:
+            yield PlannedAccount(key, *taken.claim(key))
+        after = batch[-1].pk
 
 
 def migrate_keys(
@@ -265,7 +270,7 @@ def migrate_keys(
     while True:
         with transaction.atomic():
             locked = _lock_org(org.pk)
-            batch = list(keys.filter(pk__gt=after)[:MIGRATION_BATCH_SIZE])
+            batch = _next_batch(keys, after)
             _migrate_batch(locked, batch, now, result)
             last = len(batch) < MIGRATION_BATCH_SIZE
             if last and mark_org:

@@ -147,7 +147,7 @@ def migrate_all(request: AppRequest) -> HttpResponse:
         return hidden
     context: dict[str, Any] = {"nav_active": "apikeys", "in_dialog": htmx_partial(request)}
     if request.method == "GET":
-        context["plan"] = plan_migration(request.identity.org)
+        context["plan"] = list(plan_migration(request.identity.org))
     else:
         context["result"] = migrate_keys(request.identity.org)
     if htmx_partial(request):

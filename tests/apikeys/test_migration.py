@@ -97,7 +97,7 @@ def test_a_second_run_migrates_nothing(org, make_key):
 
 def test_plan_previews_without_writing(org, make_key):
     make_key("a", Role.ADMIN)
-    plan = plan_migration(org)
+    plan = list(plan_migration(org))
     assert [(p.key.name, p.name, p.key.role) for p in plan] == [("a", "sa-autogen-a", "Admin")]
     assert not ServiceAccount.objects.exists()
 

@@ -42,9 +42,9 @@ class Command(BaseCommand):
             raise CommandError(f"{failed} API key(s) could not be migrated; see above.")
 
     def _preview(self, org: Organization) -> None:
-        plan = plan_migration(org)
-        self.stdout.write(f"{org.name} (id {org.pk}): {len(plan)} API key(s) would be migrated")
-        for item in plan:
+        total = ApiKey.objects.filter(org=org).unmigrated().count()
+        self.stdout.write(f"{org.name} (id {org.pk}): {total} API key(s) would be migrated")
+        for item in plan_migration(org):
             self.stdout.write(f"  {item.key.name} -> {item.name} ({item.key.role})")
 
     def _migrate(self, org: Organization) -> MigrationResult:
