@@ -123,7 +123,7 @@ def api_key_delete(*, key: ApiKey) -> None:
 # writer waits (bench/migrate.py measures it).
 MIGRATION_BATCH_SIZE = 500
 # SQLite's busy handler retries a waiting writer every 100 ms at most: a gap that long between
-# batches lets it in instead of the next batch taking the lock again at once.
+# committed batches lets it in instead of the next batch taking the lock again at once.
 SQLITE_BATCH_GAP_SECONDS = 0.1
 # Values per ``IN (...)`` when looking names up, well under SQLite's parameter limit.
 _LOOKUP_CHUNK = 900
@@ -280,7 +280,7 @@ def migrate_keys(
         if last:
             return result
         after = batch[-1].pk
-        if connection.vendor == "sqlite":
+        if connection.vendor == "sqlite" and not connection.in_atomic_block:
             time.sleep(SQLITE_BATCH_GAP_SECONDS)
 
 
