@@ -14,9 +14,17 @@ from django.test import Client
 
 from accounts.models import Organization
 from accounts.roles import Role
+from apikeys import services
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, hide_api_keys, migrate_keys
-from tests.helpers import basic_auth, bearer, in_parallel, needs_postgresql, signed_in
+from tests.helpers import (
+    basic_auth,
+    bearer,
+    half_migrated,
+    in_parallel,
+    needs_postgresql,
+    signed_in,
+)
 from tokens.models import ServiceAccountToken
 
 pytestmark = [pytest.mark.django_db(transaction=True), needs_postgresql]
@@ -150,3 +158,23 @@ def test_creating_a_key_while_the_page_is_being_hidden_is_refused(org, admin):
     )
     assert response.status_code == 410
     assert not ApiKey.objects.filter(org=org).exists()
+
+
+def test_parallel_migrations_in_small_batches_migrate_each_key_once(org, org_admin, monkeypatch):
+    monkeypatch.setattr(services, "MIGRATION_BATCH_SIZE", 3)
+    for number in range(20):
+        api_key_create(identity=org_admin, name=f"k{number}", role=Role.VIEWER, seconds_to_live=60)
+
+    def migrate() -> dict:
+        response = Client().post("/api/serviceaccounts/migrate", **basic_auth("alice"))
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    bodies = in_parallel(8, migrate)
+    # Runs take turns batch by batch; each key is in exactly one run's summary.
+    assert sum(body["total"] for body in bodies) == 20
+    assert sum(body["migrated"] for body in bodies) == 20
+    assert ServiceAccountToken.objects.filter(service_account__org=org).count() == 20
+    assert half_migrated(connection.cursor()) == []
+    org.refresh_from_db()
+    assert org.api_keys_migrated_at is not None
