@@ -33,13 +33,16 @@ T = TypeVar("T")
 WAIT_SECONDS = 5.0
 
 
-def until_another_transaction_waits_for_a_lock() -> None:
-    """Poll ``pg_locks`` (live, unlike ``pg_stat_activity`` inside a transaction) until some
-    transaction waits for a lock, or ``WAIT_SECONDS`` passed."""
+def until_another_transaction_waits_for_ours() -> None:
+    """Poll ``pg_locks`` (live, unlike ``pg_stat_activity`` inside a transaction) until another
+    transaction waits for a lock this one holds, or ``WAIT_SECONDS`` passed."""
     deadline = time.monotonic() + WAIT_SECONDS
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                "AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+            )
             if cursor.fetchone()[0]:
                 return
             time.sleep(0.01)
@@ -48,7 +51,7 @@ def until_another_transaction_waits_for_a_lock() -> None:
 def while_held(hold: Callable[[], object], act: Callable[[], T]) -> T:
     """Run ``hold`` in a transaction on another connection and, while that transaction is still
     open, ``act`` here: ``act`` sees what ``hold`` did only if it waits for the lock. The
-    transaction ends once ``act`` waits for a lock, so ``act`` cannot come too late."""
+    transaction ends once ``act`` waits for it, so ``act`` cannot come too late."""
     ready = threading.Event()
     errors: list[Exception] = []
 
@@ -57,7 +60,7 @@ def while_held(hold: Callable[[], object], act: Callable[[], T]) -> T:
             with transaction.atomic():
                 hold()
                 ready.set()
-                until_another_transaction_waits_for_a_lock()
+                until_another_transaction_waits_for_ours()
         except Exception as exc:  # re-raised below, in the test's thread
             errors.append(exc)
         finally:
