@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from accounts import serviceaccount_views
 from accounts.access import get_service_account
@@ -115,20 +118,37 @@ class TestList:
         beyond = admin_client.get("/org/serviceaccounts", {"query": "bot", "page": 99}).content
         assert b"Page 2 of 2" in beyond
 
-    def test_query_count_does_not_grow_with_rows(
-        self, admin_client, make_account, django_assert_max_num_queries
+    # Session, user, org, membership, count, page of accounts, their teams, the org switcher,
+    # the nav's count of expiring tokens; "Expiring soon" adds the count and the page of the
+    # tokens that never expire.
+    @pytest.mark.parametrize(("shown", "queries"), [("all", 9), ("expired", 9), ("expiring", 11)])
+    def test_query_count_does_not_grow_with_rows_or_tokens(
+        self, admin_client, make_account, django_assert_num_queries, shown, queries
     ):
-        make_account("solo")
-        with django_assert_max_num_queries(9) as one:
-            admin_client.get("/org/serviceaccounts")
+        now = timezone.now()
+
+        def add_account(name: str, tokens: int) -> None:
+            account = make_account(name)
+            lifetimes = [timedelta(days=-1), timedelta(days=2), None]
+            lifetimes += [timedelta(days=90)] * (tokens - len(lifetimes))
+            for number, lifetime in enumerate(lifetimes):
+                ServiceAccountToken.objects.create(
+                    service_account=account,
+                    name=f"t{number}",
+                    digest=f"{ServiceAccountToken.objects.count():064d}",
+                    expires_at=lifetime and now + lifetime,
+                )
+
+        add_account("solo", 3)
+        with django_assert_num_queries(queries):
+            response = admin_client.get(LIST, {"filter": shown})
+        assert response.content.count(b'<tr id="sa-row-') == 1
         for number in range(49):
-            account = make_account(f"bot {number}")
-            ServiceAccountToken.objects.create(
-                service_account=account, name="t", digest=f"{number:064d}"
-            )
-        with django_assert_max_num_queries(len(one.captured_queries)):
-            response = admin_client.get("/org/serviceaccounts")
+            add_account(f"bot {number}", 3 + number % 7)
+        with django_assert_num_queries(queries):
+            response = admin_client.get(LIST, {"filter": shown})
         assert response.content.count(b'<tr id="sa-row-') == 50
+        assert response.content.count(b">1 expired</span>") == 50
 
 
 class TestCreate:

@@ -1,16 +1,27 @@
+from datetime import datetime, timedelta
+
 import pytest
+from django.utils import timezone
 
 from accounts.access import Identity
 from accounts.models import ServiceAccount
 from accounts.roles import Role
 from accounts.services import service_account_create
-from tests.helpers import call
+from tests.helpers import bearer, call
 from tokens.models import ServiceAccountToken
+from tokens.services import token_create
 
 pytestmark = pytest.mark.django_db
 
 LIST_FIELDS = {"id", "name", "login", "orgId", "isDisabled", "role", "tokens", "avatarUrl"}
 PROFILE_FIELDS = LIST_FIELDS | {"createdAt", "updatedAt", "teams"}
+
+
+def add_token(account: ServiceAccount, name: str, expires_at: datetime) -> None:
+    digest = f"{ServiceAccountToken.objects.count():064x}"
+    ServiceAccountToken.objects.create(
+        service_account=account, name=name, digest=digest, expires_at=expires_at
+    )
 
 
 def test_create_returns_201_with_the_profile(client, admin, org):
@@ -184,10 +195,6 @@ class TestSearch:
         assert names("nothing") == []
 
     def test_filters(self, client, admin, make_account):
-        from datetime import timedelta
-
-        from django.utils import timezone
-
         make_account("on")
         make_account("off", is_disabled=True)
         stale = make_account("stale")
@@ -205,6 +212,52 @@ class TestSearch:
         assert names("disabled=true") == ["off"]
         assert names("expiredTokens=true") == ["stale"]
         assert names("") == ["off", "on", "stale"]
+
+    def test_counts_and_the_expired_filter_are_exact_across_pages(
+        self, client, admin, make_account
+    ):
+        now = timezone.now()
+        expected = {}
+        for number in range(7):
+            account = make_account(f"bot {number}")
+            expired = number % 3  # 0, 1 or 2 expired tokens
+            for index in range(number):
+                gone = index < expired
+                add_token(account, f"t{index}", now + timedelta(days=-1 if gone else 30))
+            if expired:
+                expected[account.name] = number
+        seen = {}
+        for page in (1, 2, 3):
+            url = f"/api/serviceaccounts/search?expiredTokens=true&perpage=2&page={page}"
+            body = call(client, "GET", url).json()
+            assert body["totalCount"] == len(expected)
+            seen |= {row["name"]: row["tokens"] for row in body["serviceAccounts"]}
+        assert seen == expected
+
+    @pytest.mark.parametrize(
+        "params", ["", "&expiredTokens=true", "&expiringTokens=true", "&disabled=false"]
+    )
+    def test_a_page_costs_the_same_queries_for_1_or_50_rows_whatever_the_tokens(
+        self, client, make_account, org_admin, django_assert_num_queries, params
+    ):
+        caller = make_account("caller", role=Role.ADMIN)
+        _, secret = token_create(identity=org_admin, account=caller, name="t", expires_at=None)
+        url = f"/api/serviceaccounts/search?query=bot&perpage=50{params}"
+        client.get(url, **bearer(secret))  # the first use writes last_used_at
+        now = timezone.now()
+        for size in (1, 50):
+            while ServiceAccount.objects.filter(name__startswith="bot").count() < size:
+                account = make_account(f"bot {size}-{ServiceAccount.objects.count()}")
+                # One expired, one expiring soon, and many that are neither.
+                add_token(account, "expired", now - timedelta(days=1))
+                add_token(account, "expiring", now + timedelta(days=2))
+                for index in range(size // 10):
+                    add_token(account, f"later {index}", now + timedelta(days=90))
+            # The token's lookup, the count and the page: nothing per row or per token.
+            with django_assert_num_queries(3):
+                body = client.get(url, **bearer(secret)).json()
+            assert body["totalCount"] == len(body["serviceAccounts"]) == size
+            assert {row["tokens"] for row in body["serviceAccounts"]} <= {2, 7}
 
     @pytest.mark.parametrize("params", ["page=0", "page=x", "perpage=-1", "perpage=1001"])
     def test_bad_paging_is_400(self, client, admin, params):
