@@ -238,7 +238,7 @@ def _tokens_of_account() -> models.QuerySet:
     return tokens._default_manager.filter(service_account=models.OuterRef("pk")).order_by()
 
 
-def _count(rows: models.QuerySet) -> models.Func:
+def _count(rows: models.QuerySet) -> models.Subquery:
     """``(SELECT COUNT(*) FROM …)``: a correlated count (0, never NULL, when nothing matches)."""
     counted = rows.annotate(n=models.Func(models.Value(1), function="COUNT")).values("n")
     return models.Subquery(counted, output_field=models.IntegerField())
