@@ -13,7 +13,7 @@ from accounts.access import Identity
 from accounts.api_auth import AuthenticationFailed, Credentials
 from apikeys import format as key_format
 from apikeys.models import ApiKey
-from tokens.auth import TOKEN_LOOKUP, CredentialLookup, identity_for
+from tokens.auth import TOKEN_LOOKUP, CredentialLookup, FirstFound, identity_for
 
 KEY_LOOKUP = CredentialLookup(
     kind="api-key",
@@ -30,6 +30,8 @@ KEY_LOOKUP = CredentialLookup(
     fixed={"is_disabled": False, "records_client": False},
     must_be_null=("migrated_at",),
 )
+# A migrated key is its account's token (same digest): tokens first.
+TOKEN_OR_KEY_LOOKUP = FirstFound((TOKEN_LOOKUP, KEY_LOOKUP))
 
 
 class ApiKeyBackend:
@@ -38,8 +40,7 @@ class ApiKeyBackend:
     ) -> Identity | None:
         if not credentials.is_token or key_format.parse(credentials.secret) is None:
             return None
-        digest = key_format.digest(credentials.secret)
-        found = TOKEN_LOOKUP.find(digest) or KEY_LOOKUP.find(digest)
+        found = TOKEN_OR_KEY_LOOKUP.find(key_format.digest(credentials.secret))
         if found is None:
             raise AuthenticationFailed("unknown API key")
         return identity_for(found, org_id, request)

@@ -39,6 +39,7 @@ class ProfileFigures:
     by_own_time: list[dict]
     by_cumulative_time: list[dict]
     by_file: list[dict]
+    decoding: list[dict]  # per kind of credential: µs to check its shape, and to digest it
 
 
 def measure(db_path: Path, *, authorization: str, path: str, iterations: int) -> ProfileFigures:
@@ -142,6 +143,47 @@ def _top(stats: pstats.Stats, key: int, iterations: int, total: float) -> list[d
     ]
 
 
+DECODING_ROUNDS = 20_000
+
+
+def decoding() -> list[dict]:
+    """What a token and a legacy key cost before their one query: the shape check that
+    refuses a malformed one without a query (a legacy key is base64 of JSON), then the
+    digest looked up."""
+    from django.conf import settings
+
+    from apikeys import format as key_format
+    from tokens import format as token_format
+
+    samples = (
+        ("token", token_format.parse, token_format.generate(settings.KEYHOUSE_TOKEN_PREFIX)),
+        ("legacy API key", key_format.parse, key_format.generate("bench-real", 1)),
+    )
+    figures = []
+    for kind, parse, secret in samples:
+        assert parse(secret) is not None
+        figures.append(
+            {
+                "kind": kind,
+                "length": len(secret),
+                "parse_us": _per_call(parse, secret),
+                "digest_us": _per_call(token_format.digest, secret),
+            }
+        )
+    return figures
+
+
+def _per_call(function: Callable[[str], object], argument: str) -> float:
+    """Microseconds per call: the best of five rounds, so other load inflates it least."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(DECODING_ROUNDS):
+            function(argument)
+        best = min(best, time.perf_counter() - started)
+    return best / DECODING_ROUNDS * 1e6
+
+
 def profile(path: str, authorization: str, iterations: int) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -175,6 +217,7 @@ def profile(path: str, authorization: str, iterations: int) -> dict:
         "by_own_time": _top(stats, 2, iterations, total),
         "by_cumulative_time": _top(stats, 3, iterations, total),
         "by_file": _by_file(stats, iterations, total),
+        "decoding": decoding(),
     }
 
 

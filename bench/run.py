@@ -865,6 +865,19 @@ def profile_lines(profile: profile_request.ProfileFigures) -> list[str]:
         "",
         *table(profile.by_cumulative_time, "Share of profiled time"),
         "",
+        "### Decoding a credential",
+        "",
+        "Before its one query, a credential's shape is checked (a malformed one is refused",
+        "without a query; a legacy key is base64 of JSON) and its SHA-256 digest computed.",
+        "Best of five rounds of many calls, in the same process:",
+        "",
+        "| Credential | Characters | Shape check µs | Digest µs |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {row['kind']} | {row['length']} | {row['parse_us']:.2f} | {row['digest_us']:.2f} |"
+            for row in profile.decoding
+        ),
+        "",
     ]
 
 

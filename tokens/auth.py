@@ -82,7 +82,7 @@ class CredentialLookup:
     def plan(self) -> tuple[str, tuple[Reader, ...]]:
         """The SQL and the readers of its columns, built on first use (one database per
         process decides the quoting and the converters)."""
-        return _compiled(self)
+        return _compiled(self, tuple(self.columns))
 
     def find(self, digest: str) -> FoundCredential | None:
         """One indexed lookup by digest, with the org (and any model between) joined in."""
@@ -90,14 +90,51 @@ class CredentialLookup:
         with connection.cursor() as cursor:
             cursor.execute(sql, [digest])
             row = cursor.fetchone()
-        return None if row is None else _found(self, readers, row)
+        return None if row is None else _found(self, tuple(self.columns), readers, row)
+
+
+@dataclass(frozen=True, eq=False)
+class FirstFound:
+    """Several lookups by the same digest in one statement (``UNION ALL``, one indexed
+    search per table): the row of the first lookup that has it wins. A legacy key is thus
+    found with the one query a token costs, not a failed token query first."""
+
+    lookups: tuple[CredentialLookup, ...]
+
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        """Every field some lookup reads; a lookup that does not read one selects NULL."""
+        return tuple(dict.fromkeys(name for lookup in self.lookups for name in lookup.columns))
+
+    @cached_property
+    def plan(self) -> tuple[str, tuple[tuple[Reader, ...], ...]]:
+        """The statement (each branch tagged with its lookup's position, which orders them)
+        and each lookup's readers."""
+        branches = [_compiled(lookup, self.names) for lookup in self.lookups]
+        sql = " UNION ALL ".join(
+            f"SELECT {index} AS lookup, {select.removeprefix('SELECT ')}"
+            for index, (select, _) in enumerate(branches)
+        )
+        return f"{sql} ORDER BY 1 LIMIT 1", tuple(readers for _, readers in branches)
+
+    def find(self, digest: str) -> FoundCredential | None:
+        sql, readers = self.plan
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [digest] * len(self.lookups))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        index, *values = row
+        return _found(self.lookups[index], self.names, readers[index], values)
 
 
 Reader = tuple[tuple[Any, ...], Any]  # (converters, column expression) of one selected column
+UNREAD: Reader = ((), None)  # a NULL selected in place of a field this lookup does not read
 
 
-def _compiled(lookup: CredentialLookup) -> tuple[str, tuple[Reader, ...]]:
-    """The lookup's SQL and, per selected column, how the ORM converts its raw value."""
+def _compiled(lookup: CredentialLookup, names: Sequence[str]) -> tuple[str, tuple[Reader, ...]]:
+    """The lookup's SQL selecting the fields ``names`` (NULL for those it does not read),
+    then the org's, and, per selected column, how the ORM converts its raw value."""
     tables = [lookup.model]  # the credential's table, then each one joined on the way
     joins = []
     for name in lookup.org_path:
@@ -112,21 +149,21 @@ def _compiled(lookup: CredentialLookup) -> tuple[str, tuple[Reader, ...]]:
             f"{_column(tables, tables[-2], fk.name)}"
         )
     assert tables[-1] is Organization, "org_path must end at the organization"
-    selected: list[Column] = [*lookup.columns.values()]
+    selected: list[Column | None] = [lookup.columns.get(name) for name in names]
     selected += [(Organization, name) for name in ORG_FIELDS]
-    unknown = {model for model, _ in selected} - set(tables)
+    unknown = {column[0] for column in selected if column} - set(tables)
     assert not unknown, f"{unknown} is not joined: extend org_path"
     where = [f"{_column(tables, lookup.model, 'digest')} = %s"]
     where += [f"{_column(tables, lookup.model, name)} IS NULL" for name in lookup.must_be_null]
     # Only model metadata is pasted in; the digest is a parameter. Short aliases keep the
     # statement short: SQLite's cursor rewrites its placeholders on every execution.
-    columns = ", ".join(_column(tables, model, name) for model, name in selected)
+    columns = ", ".join(_column(tables, *column) if column else "NULL" for column in selected)
     sql = (
         f"SELECT {columns} "  # noqa: S608
         f"FROM {_quote(lookup.model._meta.db_table)} {_alias(tables, lookup.model)} "
         f"{' '.join(joins)} WHERE {' AND '.join(where)}"
     )
-    return sql, tuple(_reader(model, name) for model, name in selected)
+    return sql, tuple(_reader(*column) if column else UNREAD for column in selected)
 
 
 def _quote(name: str) -> str:
@@ -155,19 +192,18 @@ def _reader(model: type[models.Model], name: str) -> Reader:
 
 
 def _found(
-    lookup: CredentialLookup, readers: Sequence[Reader], row: Sequence[Any]
+    lookup: CredentialLookup, names: Sequence[str], readers: Sequence[Reader], row: Sequence[Any]
 ) -> FoundCredential:
     """The one place a row becomes a ``FoundCredential``: each value converted as the ORM
-    would (NULL stays None), the credential's columns first and the org's last."""
+    would (NULL stays None), the fields ``names`` first and the org's last."""
     converted = []
     for value, (converters, expression) in zip(row, readers, strict=True):
         if value is not None:
             for converter in converters:
                 value = converter(value, expression, connection)
         converted.append(value)
-    values = iter(converted)
-    read = {name: next(values) for name in lookup.columns}
-    org = Organization.from_db(connection.alias, ORG_FIELDS, list(values))
+    read = {name: converted[index] for index, name in enumerate(names) if name in lookup.columns}
+    org = Organization.from_db(connection.alias, ORG_FIELDS, converted[len(names) :])
     return FoundCredential(model=lookup.model, kind=lookup.kind, org=org, **lookup.fixed, **read)
 
 

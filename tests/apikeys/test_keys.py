@@ -12,6 +12,7 @@ from apikeys import format as key_format
 from apikeys.models import ApiKey
 from apikeys.services import ApiKeysMigrated, parse_ttl
 from tests.helpers import basic_api_key, bearer, call
+from tokens.models import ServiceAccountToken
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +110,19 @@ class TestAuth:
             assert response.json()["id"] == org.pk
         assert client.get("/api/serviceaccounts/search", **bearer(viewer_secret)).status_code == 403
         assert client.get("/api/serviceaccounts/search", **bearer(admin_secret)).status_code == 200
+
+    def test_one_query_authenticates_a_key_migrated_or_not(
+        self, client, admin, make_key, django_assert_num_queries
+    ):
+        key, secret = make_key()
+        client.get("/api/org", **bearer(secret))  # the first use writes last_used_at
+        with django_assert_num_queries(1):
+            assert client.get("/api/org", **bearer(secret)).status_code == 200
+        assert call(client, "POST", f"/api/serviceaccounts/migrate/{key.pk}").status_code == 200
+        client.get("/api/org", **bearer(secret))  # now as the token: its first use
+        with django_assert_num_queries(1):
+            assert client.get("/api/org", **bearer(secret)).status_code == 200
+        assert ServiceAccountToken.objects.get(digest=key.digest).last_used_at is not None
 
     def test_rejections_are_all_the_same_401(self, client, make_key, other_org):
         _, revoked = make_key("revoked")

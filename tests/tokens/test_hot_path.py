@@ -13,9 +13,15 @@ from django.db import models
 
 from accounts.models import Organization, ServiceAccount
 from accounts.roles import Role
-from apikeys.auth import KEY_LOOKUP
+from apikeys.auth import KEY_LOOKUP, TOKEN_OR_KEY_LOOKUP
 from apikeys.models import ApiKey
-from tokens.auth import ORG_FIELDS, TOKEN_LOOKUP, CredentialLookup, FoundCredential
+from tokens.auth import (
+    ORG_FIELDS,
+    TOKEN_LOOKUP,
+    CredentialLookup,
+    FirstFound,
+    FoundCredential,
+)
 from tokens.models import ServiceAccountToken
 
 pytestmark = pytest.mark.django_db
@@ -42,9 +48,12 @@ def orm_reading(lookup: CredentialLookup, digest: str) -> dict[str, Any]:
     return values
 
 
-def hand_reading(lookup: CredentialLookup, digest: str) -> dict[str, Any]:
-    """What the hot path read, in the same shape as ``orm_reading``."""
-    found = lookup.find(digest)
+def hand_reading(
+    lookup: CredentialLookup, digest: str, finder: CredentialLookup | FirstFound | None = None
+) -> dict[str, Any]:
+    """What the hot path read (through ``finder``, by default ``lookup`` itself), in the same
+    shape as ``orm_reading``."""
+    found = (finder or lookup).find(digest)
     assert found is not None
     assert (found.model, found.kind) == (lookup.model, lookup.kind)
     assert all(getattr(found, name) == value for name, value in lookup.fixed.items())
@@ -108,6 +117,7 @@ def test_hand_reading_equals_the_orm_with_every_field_set(kind, org):
     expected = orm_reading(lookup, digest)
     assert None not in expected.values(), "set every field, or this test proves nothing"
     assert typed(hand_reading(lookup, digest)) == typed(expected)
+    assert typed(hand_reading(lookup, digest, TOKEN_OR_KEY_LOOKUP)) == typed(expected)
 
 
 @pytest.mark.parametrize("kind", LOOKUPS)
@@ -122,6 +132,7 @@ def test_hand_reading_equals_the_orm_with_every_nullable_field_null(kind, org):
     assert nullable, "nothing nullable is read: drop this test"
     assert {name for name, value in expected.items() if value is None} == nullable
     assert typed(hand_reading(lookup, digest)) == typed(expected)
+    assert typed(hand_reading(lookup, digest, TOKEN_OR_KEY_LOOKUP)) == typed(expected)
 
 
 def test_the_org_is_a_model_instance_with_only_the_read_fields_loaded(org):
@@ -138,3 +149,20 @@ def test_a_migrated_key_is_not_found_as_a_legacy_key(org):
     ApiKey.objects.update(migrated_at=WHEN)
     assert KEY_LOOKUP.find(digest) is None
     assert TOKEN_LOOKUP.find("unknown") is None
+
+
+def test_one_statement_finds_a_token_before_a_key_of_the_same_digest(org):
+    """Migrating a key gives its token the key's digest; the key is marked migrated in the
+    same transaction, but the token is what the digest stands for either way."""
+    digest = make_rows(org)["token"]
+    ApiKey.objects.update(digest=digest)
+    assert ServiceAccountToken.objects.filter(digest=digest).exists()
+    found = TOKEN_OR_KEY_LOOKUP.find(digest)
+    assert found is not None
+    assert found.model is ServiceAccountToken
+    ServiceAccountToken.objects.all().delete()
+    found = TOKEN_OR_KEY_LOOKUP.find(digest)
+    assert found is not None
+    assert found.model is ApiKey
+    ApiKey.objects.update(migrated_at=WHEN)
+    assert TOKEN_OR_KEY_LOOKUP.find(digest) is None
