@@ -182,7 +182,7 @@ def service_account_search(request: AppRequest) -> JsonResponse:
         expired_only=request.GET.get("expiredTokens") == "true",
         expiring_only=request.GET.get("expiringTokens") == "true",
     )
-    envelope, rows = paged(request, accounts)
+    envelope, rows = paged(request, accounts.only(*ServiceAccount.API_FIELDS))
     return JsonResponse({**envelope, "serviceAccounts": [account.to_api() for account in rows]})
 
 

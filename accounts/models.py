@@ -174,8 +174,8 @@ class ServiceAccountQuerySet(models.QuerySet["ServiceAccount"]):
         expired_only: bool = False,
         expiring_only: bool = False,
     ) -> ServiceAccountQuerySet:
-        """The list behind both the page and ``/api/serviceaccounts/search``, with token
-        counts, in name order.
+        """The list behind both the page and ``/api/serviceaccounts/search``, with each
+        account's ``token_count``, in name order.
 
         The filters are EXISTS tests and the counts correlated subqueries, so only the rows a
         page returns are counted (``ORDER BY`` walks the (org, name) index and ``LIMIT`` stops
@@ -193,7 +193,9 @@ class ServiceAccountQuerySet(models.QuerySet["ServiceAccount"]):
                 models.Exists(_tokens_of_account().filter(expiring_tokens(now)))
             )
         # (org, name_key) is unique: its index gives the order, no sort of the whole org.
-        return accounts.with_token_stats(now).order_by("org_id", "name_key")
+        return accounts.annotate(token_count=_count(_tokens_of_account())).order_by(
+            "org_id", "name_key"
+        )
 
     def never_expiring_tokens(self) -> models.QuerySet:
         """One row per working token without an expiry (the "Never expire" list), as dicts:
@@ -212,12 +214,11 @@ class ServiceAccountQuerySet(models.QuerySet["ServiceAccount"]):
             )
         )
 
-    def with_token_stats(self, now: datetime) -> ServiceAccountQuerySet:
-        """``token_count``, ``expired_token_count`` and ``next_expiry`` (when the account's
-        first expiring-soon token stops working; None when none is) of each account."""
+    def with_expiry_stats(self, now: datetime) -> ServiceAccountQuerySet:
+        """The list page's badges: ``expired_token_count`` and ``next_expiry`` (when the
+        account's first expiring-soon token stops working; None when none is)."""
         tokens = _tokens_of_account()
         return self.annotate(
-            token_count=_count(tokens),
             expired_token_count=_count(tokens.filter(_expired(now))),
             next_expiry=models.Subquery(
                 tokens.filter(expiring_tokens(now)).order_by("expires_at").values("expires_at")[:1]
@@ -260,6 +261,7 @@ class ServiceAccount(NamedModel):
     )
 
     objects = ServiceAccountQuerySet.as_manager()
+    API_FIELDS = ("name", "login", "org", "is_disabled", "role")  # what to_api() reads
 
     class Meta:
         ordering = ["name_key", "pk"]
@@ -268,7 +270,7 @@ class ServiceAccount(NamedModel):
         ]
 
     def to_api(self) -> dict:
-        """The object Grafana returns in search results."""
+        """The object Grafana returns in search results (of the fields ``API_FIELDS``)."""
         return {
             "id": self.pk,
             "name": self.name,

@@ -51,13 +51,14 @@ def _listing_context(identity: Identity, params: QueryDict) -> dict:
     current = params.get("filter", "all")
     if current not in FILTERS:
         current = "all"
+    now = timezone.now()
     in_org = ServiceAccount.objects.for_org(identity.org)
     accounts = in_org.listing(
         query=query,
         disabled_only=current == "disabled",
         expired_only=current == "expired",
         expiring_only=current == "expiring",
-    )
+    ).with_expiry_stats(now)
     page = Paginator(accounts, PER_PAGE).get_page(params.get("page"))
     never_expire = None
     if current == "expiring":  # beside what expires soon, what never does
@@ -65,7 +66,7 @@ def _listing_context(identity: Identity, params: QueryDict) -> dict:
             params.get("never_page")
         )
     return {
-        "now": timezone.now(),
+        "now": now,
         "page": page,
         "never_expire": never_expire,
         "expiring_soon_days": settings.KEYHOUSE_EXPIRING_SOON_DAYS,
