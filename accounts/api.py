@@ -31,7 +31,7 @@ from accounts.api_base import (
     role_field,
     with_api_headers,
 )
-from accounts.models import Membership, Organization, ServiceAccount, isoformat
+from accounts.models import Membership, Organization, ServiceAccount, isoformat, list_item
 from accounts.names import name_key
 from accounts.roles import Role
 from accounts.services import (
@@ -182,8 +182,8 @@ def service_account_search(request: AppRequest) -> JsonResponse:
         expired_only=request.GET.get("expiredTokens") == "true",
         expiring_only=request.GET.get("expiringTokens") == "true",
     )
-    envelope, rows = paged(request, accounts.only(*ServiceAccount.API_FIELDS))
-    return JsonResponse({**envelope, "serviceAccounts": [account.to_api() for account in rows]})
+    envelope, rows = paged(request, accounts.values(*ServiceAccount.API_FIELDS, "token_count"))
+    return JsonResponse({**envelope, "serviceAccounts": [list_item(row) for row in rows]})
 
 
 @api_view({"POST": SERVICEACCOUNTS_WRITE})

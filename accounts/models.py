@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -261,7 +262,7 @@ class ServiceAccount(NamedModel):
     )
 
     objects = ServiceAccountQuerySet.as_manager()
-    API_FIELDS = ("name", "login", "org", "is_disabled", "role")  # what to_api() reads
+    API_FIELDS = ("id", "name", "login", "org_id", "is_disabled", "role")  # see list_item()
 
     class Meta:
         ordering = ["name_key", "pk"]
@@ -270,17 +271,9 @@ class ServiceAccount(NamedModel):
         ]
 
     def to_api(self) -> dict:
-        """The object Grafana returns in search results (of the fields ``API_FIELDS``)."""
-        return {
-            "id": self.pk,
-            "name": self.name,
-            "login": self.login,
-            "orgId": self.org_id,
-            "isDisabled": self.is_disabled,
-            "role": self.role,
-            "tokens": self.token_count_value,
-            "avatarUrl": avatar_url(),
-        }
+        """The object Grafana returns in search results."""
+        values = {name: getattr(self, name) for name in self.API_FIELDS}
+        return list_item(values | {"token_count": self.token_count_value})
 
     def to_api_profile(self) -> dict:
         """The object Grafana returns for a single service account."""
@@ -302,6 +295,22 @@ class ServiceAccount(NamedModel):
         """The annotated count when the queryset has it, else one query."""
         count = getattr(self, "token_count", None)
         return count if count is not None else self.tokens.count()
+
+
+def list_item(values: Mapping[str, Any]) -> dict:
+    """A service account in search results, from its ``API_FIELDS`` and ``token_count``:
+    the search reads them as values, for a page of 50 rows costs more in building model
+    instances than in its queries."""
+    return {
+        "id": values["id"],
+        "name": values["name"],
+        "login": values["login"],
+        "orgId": values["org_id"],
+        "isDisabled": values["is_disabled"],
+        "role": values["role"],
+        "tokens": values["token_count"],
+        "avatarUrl": avatar_url(),
+    }
 
 
 AVATAR_PATH = "icons/service-account.svg"
