@@ -108,7 +108,7 @@ def permission_create_view(request: AppRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def permission_delete_view(request: AppRequest, name: str) -> HttpResponse:
     """Only custom permissions can be deleted; a built-in one has no such page."""
-    permission = Permission.objects.filter(org=request.identity.org, name=name).first()
+    permission = Permission.objects.named(request.identity.org, name).first()
     if permission is None:
         raise Http404("No such custom permission")
     next_url = reverse("permissions")

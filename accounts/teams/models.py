@@ -24,10 +24,24 @@ from accounts.models import (
     User,
     isoformat,
 )
-from accounts.names import name_key
+from accounts.names import is_utf8, name_key
 from accounts.teams.catalogue import BUILTIN_PERMISSIONS, DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
 
 EVERYONE = "Everyone"
+
+
+def storable(name: str) -> bool:
+    """Whether a text column can hold ``name``: no NUL, no lone surrogate (the database
+    fails on those, even when only asked whether they exist)."""
+    return "\x00" not in name and is_utf8(name)
+
+
+class PermissionQuerySet(models.QuerySet["Permission"]):
+    def named(self, org: Organization, name: str) -> PermissionQuerySet:
+        """``org``'s custom permission called ``name`` (none when it is not ``storable``)."""
+        if not storable(name):
+            return self.none()
+        return self.filter(org=org, name=name)
 
 
 class Permission(models.Model):
@@ -37,6 +51,8 @@ class Permission(models.Model):
     name = models.CharField(max_length=NAME_MAX_LENGTH)
     description = models.CharField(max_length=DESCRIPTION_MAX_LENGTH, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PermissionQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

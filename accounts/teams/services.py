@@ -27,6 +27,7 @@ from accounts.teams.models import (
     Team,
     TeamMember,
     TeamPermission,
+    storable,
 )
 
 EVERYONE_IS_FIXED = "The Everyone team is built in: it cannot be renamed, deleted or left."
@@ -70,7 +71,7 @@ def permission_delete(*, identity: Identity, name: str) -> None:
         raise Refusal(f"'{name}' is a built-in permission and cannot be deleted.")
     org = identity.org
     # Locked: a concurrent grant of it waits, then finds it gone (see _resolve_names).
-    permission = Permission.objects.select_for_update().filter(org=org, name=name).first()
+    permission = Permission.objects.select_for_update().named(org, name).first()
     if permission is None:
         raise NotFound(f"No permission named '{name}'.")
     TeamPermission.objects.filter(team__org=org, permission=name).delete()
@@ -85,7 +86,7 @@ def _resolve_names(identity: Identity, names: Iterable[str]) -> set[str]:
     custom = {name for name in wanted if not is_builtin(name)}
     found = set(
         Permission.objects.select_for_update()
-        .filter(org=identity.org, name__in=custom)
+        .filter(org=identity.org, name__in=filter(storable, custom))
         .values_list("name", flat=True)
     )
     unknown = sorted(custom - found)

@@ -139,7 +139,7 @@ def test_delete_without_javascript(admin_client, ingest):
     assert not Permission.objects.exists()
 
 
-@pytest.mark.parametrize("name", ["teams:write", "metrics:nope", "x"])
+@pytest.mark.parametrize("name", ["teams:write", "metrics:nope", "x", "%00", "metrics:ingest%00"])
 def test_built_in_and_unknown_permissions_have_no_delete_page(admin_client, name):
     assert admin_client.get(f"{PAGE}/{name}/delete").status_code == 404
     assert admin_client.post(f"{PAGE}/{name}/delete").status_code == 404

@@ -235,6 +235,7 @@ def test_team_permissions_get_and_replace(client, admin, org):
         {"permissions": ["teams:write", 3]},
         {"permissions": "teams:write"},
         {"permissions": ["a\x00:b"]},
+        '{"permissions": ["\\ud800:x"]}',  # a lone surrogate: no text the database can take
         {},
     ],
 )
@@ -361,6 +362,15 @@ def test_deleting_permissions(client, admin, org, make_account):
     response = call(client, "DELETE", "/api/permissions/teams:write")
     assert response.status_code == 400
     assert "built-in" in response.json()["message"]
+
+
+@pytest.mark.parametrize("name", ["%00", "metrics:ingest%00"])
+def test_deleting_a_permission_named_with_a_nul_is_404(client, admin, name):
+    call(client, "POST", "/api/permissions", {"name": "metrics:ingest"})
+    response = call(client, "DELETE", f"/api/permissions/{name}")
+    assert response.status_code == 404
+    assert "message" in response.json()
+    assert Permission.objects.filter(name="metrics:ingest").exists()
 
 
 # --- Org users ------------------------------------------------------------------------------
