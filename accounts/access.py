@@ -138,6 +138,14 @@ def check_can_manage_role(identity: Identity, current_role: Role) -> None:
         raise RoleCeilingExceeded("Cannot change a member whose role is higher than yours")
 
 
+def check_can_manage_account(identity: Identity, account: ServiceAccount) -> None:
+    """Nobody changes, deletes or takes the tokens of a service account whose role is above
+    their own: ``serviceaccounts:write`` can be granted to Editors and Viewers, and must not
+    let them demote, disable or cut off an Admin's automation."""
+    if not identity.has_role(Role(account.role)):
+        raise RoleCeilingExceeded("Cannot change a service account whose role is higher than yours")
+
+
 def require_user_identity(identity: Identity) -> None:
     """Some changes need a person: a leaked token must not plant a lasting human member."""
     if identity.kind != "user":

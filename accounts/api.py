@@ -204,7 +204,7 @@ def service_account_create_view(request: AppRequest) -> JsonResponse:
 def service_account_detail(request: AppRequest, sa_id: str) -> JsonResponse:
     account = get_service_account(request.identity, sa_id)
     if request.method == "DELETE":
-        service_account_delete(account=account)
+        service_account_delete(identity=request.identity, account=account)
         return JsonResponse({"message": "Service account deleted"})
     if request.method == "PATCH":
         data = parse_json_object(request)

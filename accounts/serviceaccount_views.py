@@ -246,6 +246,6 @@ def service_account_delete_view(request: AppRequest, sa_id: str) -> HttpResponse
             sa=account,
             token_count=account.tokens.count(),
         )
-    service_account_delete(account=account)
+    service_account_delete(identity=request.identity, account=account)
     messages.success(request, f"Service account '{account.name}' deleted.")
     return action_done(request, event=ACCOUNTS_CHANGED, next_url=next_url)

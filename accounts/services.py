@@ -13,7 +13,12 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 
-from accounts.access import Identity, check_can_manage_role, check_role_ceiling
+from accounts.access import (
+    Identity,
+    check_can_manage_account,
+    check_can_manage_role,
+    check_role_ceiling,
+)
 from accounts.errors import Conflict, NotFound, Refusal
 from accounts.models import (
     MAIN_ORG_ID,
@@ -273,6 +278,7 @@ def service_account_update(
     locked = ServiceAccount.objects.select_for_update().filter(pk=account.pk).first()
     if locked is None:
         raise NotFound()
+    check_can_manage_account(identity, locked)
     changes = {"name": name, "role": role, "is_disabled": is_disabled}
     changed = [field for field, value in changes.items() if value is not None]
     for field in changed:
@@ -286,6 +292,10 @@ def service_account_update(
 
 
 @transaction.atomic
-def service_account_delete(*, account: ServiceAccount) -> None:
+def service_account_delete(*, identity: Identity, account: ServiceAccount) -> None:
     """Delete the account and, in the same transaction, every token it has."""
-    account.delete()
+    locked = ServiceAccount.objects.select_for_update().filter(pk=account.pk).first()
+    if locked is None:
+        raise NotFound()
+    check_can_manage_account(identity, locked)
+    locked.delete()

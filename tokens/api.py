@@ -57,15 +57,17 @@ def token_detail(request: AppRequest, sa_id: str, token_id: str) -> JsonResponse
     token = _get_token(request, sa_id, token_id)
     if request.method == "PATCH":
         data = parse_json_object(request)
-        token = token_rename(token=token, name=field(data, "name", str, required=True))
+        token = token_rename(
+            identity=request.identity, token=token, name=field(data, "name", str, required=True)
+        )
         return JsonResponse(token.to_api())
-    token_delete(token=token)
+    token_delete(identity=request.identity, token=token)
     return JsonResponse({"message": "Service account token deleted"})
 
 
 @api_view({"POST": SERVICEACCOUNTS_WRITE})
 def token_revoke_view(request: AppRequest, sa_id: str, token_id: str) -> JsonResponse:
-    token = token_revoke(token=_get_token(request, sa_id, token_id))
+    token = token_revoke(identity=request.identity, token=_get_token(request, sa_id, token_id))
     return JsonResponse(token.to_api())
 
 

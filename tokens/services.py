@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from accounts.access import Identity, check_can_act_as
+from accounts.access import Identity, check_can_act_as, check_can_manage_account
 from accounts.errors import Conflict, NotFound, Refusal
 from accounts.models import Organization, ServiceAccount, User
 from accounts.names import fits, name_key
@@ -137,19 +137,25 @@ def _locked(token: ServiceAccountToken, *, with_account: bool = False) -> Servic
 
 
 @transaction.atomic
-def token_rename(*, token: ServiceAccountToken, name: str) -> ServiceAccountToken:
+def token_rename(
+    *, identity: Identity, token: ServiceAccountToken, name: str
+) -> ServiceAccountToken:
     """Rename under the same rules as at creation; the secret does not change."""
     name = clean_token_name(name)
-    locked = _locked(token)
+    locked = _locked(token, with_account=True)
+    check_can_manage_account(identity, locked.service_account)
     locked.name = name
     save_unique(locked, conflict=_name_taken(name), update_fields=["name"])
     return locked
 
 
 @transaction.atomic
-def token_revoke(*, token: ServiceAccountToken, now: datetime | None = None) -> ServiceAccountToken:
+def token_revoke(
+    *, identity: Identity, token: ServiceAccountToken, now: datetime | None = None
+) -> ServiceAccountToken:
     """Revoke for good (it stays listed); revoking a revoked token changes nothing."""
-    locked = _locked(token)
+    locked = _locked(token, with_account=True)
+    check_can_manage_account(identity, locked.service_account)
     if not locked.is_revoked:
         locked.is_revoked = True
         locked.revoked_at = now or timezone.now()
@@ -234,8 +240,11 @@ def token_rotate(
     return Rotation(old=old, new=new, secret=secret)
 
 
-def token_delete(*, token: ServiceAccountToken) -> None:
-    token.delete()
+@transaction.atomic
+def token_delete(*, identity: Identity, token: ServiceAccountToken) -> None:
+    locked = _locked(token, with_account=True)
+    check_can_manage_account(identity, locked.service_account)
+    locked.delete()
 
 
 # --- Expiry warnings (manage.py notify_expiring_tokens) -----------------------------------

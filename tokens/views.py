@@ -166,7 +166,9 @@ def token_rename_view(request: AppRequest, sa_id: str, token_id: str) -> HttpRes
     form = RenameForm(request.POST)
     if form.is_valid():
         try:
-            token = token_rename(token=token, name=form.cleaned_data["name"])
+            token = token_rename(
+                identity=request.identity, token=token, name=form.cleaned_data["name"]
+            )
         except (ValidationError, Conflict) as exc:
             form.add_error("name", exc.message if isinstance(exc, Refusal) else exc)
     if form.errors:
@@ -205,10 +207,14 @@ def _confirmed(
 @org_view(SERVICEACCOUNTS_WRITE)
 @require_http_methods(["GET", "POST"])
 def token_revoke_view(request: AppRequest, sa_id: str, token_id: str) -> HttpResponse:
-    return _confirmed(request, sa_id, token_id, lambda token: token_revoke(token=token))
+    return _confirmed(
+        request, sa_id, token_id, lambda token: token_revoke(identity=request.identity, token=token)
+    )
 
 
 @org_view(SERVICEACCOUNTS_WRITE)
 @require_http_methods(["GET", "POST"])
 def token_delete_view(request: AppRequest, sa_id: str, token_id: str) -> HttpResponse:
-    return _confirmed(request, sa_id, token_id, lambda token: token_delete(token=token))
+    return _confirmed(
+        request, sa_id, token_id, lambda token: token_delete(identity=request.identity, token=token)
+    )

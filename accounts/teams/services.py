@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models, transaction
 
-from accounts.access import Identity, check_grant_ceiling
+from accounts.access import Identity, check_can_manage_account, check_grant_ceiling
 from accounts.errors import Conflict, NotFound, Refusal
 from accounts.models import Membership, ServiceAccount, User
 from accounts.services import clean_name, save_unique
@@ -141,8 +141,10 @@ def service_account_permissions_set(
     *, identity: Identity, account: ServiceAccount, permissions: Iterable[str]
 ) -> list[str]:
     """Replace the account's individual permissions; returns the new set, sorted."""
-    if not ServiceAccount.objects.select_for_update().filter(pk=account.pk).exists():
+    locked = ServiceAccount.objects.select_for_update().filter(pk=account.pk).first()
+    if locked is None:
         raise NotFound()
+    check_can_manage_account(identity, locked)
     return _replace_grants(
         identity=identity,
         current=ServiceAccountPermission.objects.filter(service_account=account),

@@ -92,6 +92,6 @@ def test_renaming_to_a_different_case_of_its_own_name_is_allowed(acting_admin):
 def test_delete_removes_the_tokens_too(acting_admin):
     account = service_account_create(identity=acting_admin, name="doomed")
     ServiceAccountToken.objects.create(service_account=account, name="t", digest="a" * 64)
-    service_account_delete(account=account)
+    service_account_delete(identity=acting_admin, account=account)
     assert not ServiceAccount.objects.filter(pk=account.pk).exists()
     assert not ServiceAccountToken.objects.exists()

@@ -151,7 +151,7 @@ def test_deleting_a_team_takes_its_members_and_grants(org_admin, team, editor):
 def test_deleting_an_account_takes_its_memberships(org_admin, team, make_account):
     account = make_account("bot")
     team_member_add(identity=org_admin, team=team, service_account=account)
-    service_account_delete(account=account)
+    service_account_delete(identity=org_admin, account=account)
     assert not TeamMember.objects.exists()
 
 

@@ -7,7 +7,7 @@ from accounts.access import Identity
 from accounts.models import ServiceAccount
 from accounts.roles import Role
 from accounts.services import service_account_create
-from tests.helpers import bearer, call
+from tests.helpers import bearer, call, grant
 from tokens.models import ServiceAccountToken
 from tokens.services import token_create
 
@@ -149,6 +149,37 @@ def test_non_admins_are_forbidden_everywhere(client, request, persona, make_acco
     ]
     for method, url, body in requests:
         assert call(client, method, url, body, as_user=user.username).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PATCH", "", {"role": "Viewer"}),
+        ("PATCH", "", {"isDisabled": True}),
+        ("PATCH", "", {"name": "renamed"}),
+        ("DELETE", "", None),
+        ("PUT", "/permissions", {"permissions": []}),
+    ],
+)
+def test_an_editor_with_serviceaccounts_write_cannot_change_an_admin_account(
+    client, editor, make_account, method, path, body
+):
+    grant(editor, "serviceaccounts:write")
+    account = make_account("automation", role=Role.ADMIN)
+    grant(account, "serviceaccounts:read")
+    url = f"/api/serviceaccounts/{account.pk}{path}"
+    response = call(client, method, url, body, as_user="eddie")
+    assert response.status_code == 403
+    assert "role is higher than yours" in response.json()["message"]
+    account.refresh_from_db()
+    assert (account.name, account.role, account.is_disabled) == ("automation", "Admin", False)
+    assert list(account.permission_grants.values_list("permission", flat=True)) == [
+        "serviceaccounts:read"
+    ]
+    # An account of their own role stays theirs to manage.
+    own = make_account("own", role=Role.EDITOR)
+    response = call(client, method, f"/api/serviceaccounts/{own.pk}{path}", body, as_user="eddie")
+    assert response.status_code == 200, response.content
 
 
 def test_unauthenticated_is_401(client, make_account):

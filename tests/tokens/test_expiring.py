@@ -40,7 +40,7 @@ def tokens(make_account, make_token, clock, org_admin):
     made = {}
     for name, expires_at in cases.items():
         made[name], _ = make_token(name, target=make_account(f"{name}-bot"), expires_at=expires_at)
-    token_revoke(token=made["revoked"])
+    token_revoke(identity=org_admin, token=made["revoked"])
     token_rotate(
         identity=org_admin, token=made["rotated"], grace=timedelta(days=2), expires_at=None
     )
@@ -143,10 +143,10 @@ class TestNeverExpire:
         assert "revoked-bot" not in section
 
     def test_revoked_tokens_without_expiry_are_not_listed(
-        self, admin_client, make_account, make_token
+        self, admin_client, make_account, make_token, org_admin
     ):
         token, _ = make_token("gone", target=make_account("bot"))
-        token_revoke(token=token)
+        token_revoke(identity=org_admin, token=token)
         html = admin_client.get(f"{LIST}?filter=expiring").content.decode()
         assert "Every token of this organization has an expiration date." in html
 

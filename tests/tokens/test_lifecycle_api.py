@@ -110,9 +110,11 @@ class TestRevoke:
         call(client, "POST", url(account, token, "revoke"))
         assert works(client, other)
 
-    def test_deleting_a_revoked_token_still_works(self, client, admin, account, make_token):
+    def test_deleting_a_revoked_token_still_works(
+        self, client, admin, account, make_token, org_admin
+    ):
         token, _ = make_token("ci")
-        token_revoke(token=token)
+        token_revoke(identity=org_admin, token=token)
         assert call(client, "DELETE", url(account, token)).status_code == 200
         assert not ServiceAccountToken.objects.exists()
 
@@ -222,10 +224,10 @@ class TestRotate:
         assert old.name.endswith(")")
 
     def test_revoked_or_expired_tokens_cannot_be_rotated(
-        self, client, admin, account, make_token, clock
+        self, client, admin, account, make_token, clock, org_admin
     ):
         revoked, _ = make_token("revoked")
-        token_revoke(token=revoked)
+        token_revoke(identity=org_admin, token=revoked)
         expiring, _ = make_token("expiring", expires_at=clock.now + timedelta(hours=1))
         clock.advance(hours=1)
         for token, reason in ((revoked, "is revoked"), (expiring, "has expired")):
@@ -323,6 +325,19 @@ class TestAccess:
         token.refresh_from_db()
         assert (token.name, token.rotated_at) == ("ci", None)
         assert ServiceAccountToken.objects.count() == 1
+
+    def test_an_editor_with_serviceaccounts_write_cannot_touch_an_admin_accounts_tokens(
+        self, client, editor, account, make_token
+    ):
+        grant(editor, "serviceaccounts:write")
+        token, secret = make_token("ci")  # of an Admin-role account
+        for method, action, body in [*self.ACTIONS, ("DELETE", "", None)]:
+            response = call(client, method, url(account, token, action), body, as_user="eddie")
+            assert response.status_code == 403, (method, action)
+            assert "role is higher than yours" in response.json()["message"]
+        token.refresh_from_db()
+        assert (token.name, token.is_revoked, token.rotated_at) == ("ci", False, None)
+        assert works(client, secret)
 
     def test_another_orgs_admin_gets_404(self, client, outsider, account, make_token):
         token, _ = make_token("ci")

@@ -122,9 +122,11 @@ class TestRevoke:
         assert triggered(response) == ["tokensChanged"]
         assert ServiceAccountToken.objects.get().is_revoked
 
-    def test_revoking_twice_keeps_the_first_time(self, admin_client, account, make_token):
+    def test_revoking_twice_keeps_the_first_time(
+        self, admin_client, account, make_token, org_admin
+    ):
         token, _ = make_token("ci")
-        first = token_revoke(token=token).revoked_at
+        first = token_revoke(identity=org_admin, token=token).revoked_at
         admin_client.post(token_url(token, "revoke"))
         assert ServiceAccountToken.objects.get().revoked_at == first
 
