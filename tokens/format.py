@@ -18,7 +18,8 @@ from dataclasses import dataclass
 SECRET_LENGTH = 32
 ALPHABET = string.ascii_letters + string.digits
 _TOKEN_RE = re.compile(r"([a-z][a-z0-9]{0,15})_([0-9A-Za-z]{32})_([0-9a-f]{8})")
-_TOKEN_ANYWHERE = re.compile(r"(?<![0-9A-Za-z])" + _TOKEN_RE.pattern + r"(?![0-9a-f])")
+# No boundaries around it: text glued to a token must not hide it (redacting too much is harmless).
+_TOKEN_ANYWHERE = re.compile(_TOKEN_RE.pattern)
 
 
 @dataclass(frozen=True, slots=True)

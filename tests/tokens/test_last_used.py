@@ -90,10 +90,12 @@ def test_credentials_never_reach_the_stored_agent(client, make_token, how):
     _, other = make_token("other")
     headers = bearer(secret) if how == "bearer" else basic_api_key(secret)
     raw = headers["HTTP_AUTHORIZATION"].split(" ", 1)[1]
-    agent = f"job/1 secret={secret} header={raw} another={other}"
+    agent = f"job/1 secret={secret} header={raw} another={other} glued=X{other}ff"
     client.get("/api/org", HTTP_USER_AGENT=agent, **headers)
     stored = where(token)[1]
-    assert stored == "job/1 secret=[redacted] header=[redacted] another=[redacted]"
+    assert stored == (
+        "job/1 secret=[redacted] header=[redacted] another=[redacted] glued=X[redacted]ff"
+    )
     row = str(list(ServiceAccountToken.objects.values()))
     assert secret not in row
     assert raw not in row
