@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import wraps
 from typing import Any, Literal, TypeVar, cast
 
@@ -31,6 +32,7 @@ from accounts.errors import (
     GrantCeilingExceeded,
     MissingPermission,
     NotFound,
+    RequirementNotMet,
     RoleCeilingExceeded,
 )
 from accounts.models import Membership, Organization, ServiceAccount, Team, User
@@ -47,6 +49,19 @@ _ID_RE = re.compile(r"[0-9]{1,19}")
 
 
 @dataclass(frozen=True, slots=True)
+class Credential:
+    """The token (or legacy key) behind an API identity, as ``/api/auth/verify`` and token
+    introspection report it; read by the same lookup that authenticated it."""
+
+    kind: Literal["token", "api-key"]
+    id: int
+    login: str  # the service account's; empty for an unmigrated legacy key
+    name: str  # the service account's display name (an unmigrated key's own name)
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Identity:
     """Who is acting, in which org, with which role; the same for browser and API callers."""
 
@@ -55,6 +70,7 @@ class Identity:
     role: Role
     user: User | None = None
     credential_id: int | None = None  # the ServiceAccount (or unmigrated ApiKey) acting
+    credential: Credential | None = None  # how a token or key authenticated (API only)
     is_server_admin: bool = False
     # Per-request memo of what the database said (see ``held_by``); never shared.
     cache: dict[str, frozenset[str]] = field(
@@ -219,6 +235,18 @@ def require_access(identity: Identity, needed: Needed) -> None:
         require_permission(identity, needed)
     elif needed is not None:
         require_any_permission(identity, *needed)
+
+
+def check_requirements(
+    identity: Identity, *, permissions: Iterable[str] = (), role: Role | None = None
+) -> None:
+    """What a service behind forward auth asks of a credential: at least ``role``, and every
+    one of ``permissions``. The message names the first thing missing."""
+    if role is not None and not identity.has_role(role):
+        raise RequirementNotMet(f"missing role {role.value}")
+    for name in permissions:
+        if not has_permission(identity, name):
+            raise RequirementNotMet(f"missing permission {name}")
 
 
 def check_grant_ceiling(identity: Identity, names: Iterable[str]) -> None:

@@ -41,7 +41,8 @@ class AuthenticationFailed(Refusal):
 
 
 class BadOrgHeader(Refusal):
-    """``X-Grafana-Org-Id`` is not an org id (a 400, not an authentication failure)."""
+    """``X-Grafana-Org-Id`` (or verify's ``org=``) is not an org id (a 400, not an
+    authentication failure)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +90,20 @@ def parse_authorization(header: str) -> Credentials | None:
 
 
 def requested_org_id(request: HttpRequest) -> int | None:
-    raw = request.META.get("HTTP_X_GRAFANA_ORG_ID", "").strip()
+    return parse_org_id(request.META.get("HTTP_X_GRAFANA_ORG_ID", ""), "X-Grafana-Org-Id")
+
+
+def parse_org_id(raw: str, source: str) -> int | None:
+    """An org id as a client wrote it in ``source`` (None when blank), or BadOrgHeader."""
+    raw = raw.strip()
     if not raw:
         return None
     try:
         org_id = int(raw)
     except ValueError:
-        raise BadOrgHeader("X-Grafana-Org-Id must be a numeric organization id") from None
+        raise BadOrgHeader(f"{source} must be a numeric organization id") from None
     if not 0 < org_id <= MAX_DB_ID:
-        raise BadOrgHeader("X-Grafana-Org-Id must be a numeric organization id")
+        raise BadOrgHeader(f"{source} must be a numeric organization id")
     return org_id
 
 
@@ -112,7 +118,14 @@ def authenticate_request(request: HttpRequest) -> Identity:
     credentials = parse_authorization(request.META.get("HTTP_AUTHORIZATION", ""))
     if credentials is None:
         raise AuthenticationFailed("no credentials", message="Unauthorized")
-    org_id = requested_org_id(request)
+    return authenticate_credentials(request, credentials, requested_org_id(request))
+
+
+def authenticate_credentials(
+    request: HttpRequest, credentials: Credentials, org_id: int | None
+) -> Identity:
+    """Ask each backend in turn: the identity of the first that knows the credentials, or
+    AuthenticationFailed. ``org_id``, when given, is the org they must belong to."""
     for backend in credential_backends():
         identity = backend.authenticate(request, credentials, org_id)
         if identity is not None:

@@ -41,47 +41,52 @@ def error_response(status: int, message: str) -> JsonResponse:
 
 
 def with_api_headers(response: HttpResponse) -> HttpResponse:
-    """Every API response: nothing may be cached, least of all a new secret, and JSON needs
-    no page policy from the CSP middleware (costly per request): a fixed deny-all one."""
+    """Every API response: nothing may be cached, least of all a new secret (unless the view
+    chose otherwise: forward auth may be cached on purpose), and JSON needs no page policy
+    from the CSP middleware (costly per request): a fixed deny-all one."""
     response["Content-Security-Policy"] = API_CSP
-    response["Cache-Control"] = "no-store"
+    response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
+ANY_METHOD = None  # ``api_view(ANY_METHOD)``: reverse proxies pass the original method on
+
+
 def api_view(
-    methods: Iterable[str] | Mapping[str, Needed], *, authenticated: bool = True
+    methods: Iterable[str] | Mapping[str, Needed] | None, *, authenticated: bool = True
 ) -> Callable[[View], View]:
     """Mark a JSON endpoint. The API authenticates by the Authorization header only, never
     by the session cookie, which is why it is safe to exempt it from CSRF checks.
 
-    ``methods`` lists the allowed methods, or maps each to the permission it needs (see
-    ``accounts.access.Needed``; a plain list needs none). Refusals become ``{"message"}``
-    responses here, once: every ``Refusal`` with its own status (bad credentials 401, a
-    missing permission 403, Conflict 409, …), a missing or other-org object 404, a
-    service's ValidationError 400."""
+    ``methods`` lists the allowed methods (``ANY_METHOD``: every one), or maps each to the
+    permission it needs (see ``accounts.access.Needed``; a plain list needs none). Refusals
+    become ``{"message"}`` responses here, once: every ``Refusal`` with its own status (bad
+    credentials 401, a missing permission 403, Conflict 409, …), a missing or other-org
+    object 404, a service's ValidationError 400."""
     needs: Mapping[str, Needed] = (
-        methods if isinstance(methods, Mapping) else dict.fromkeys(methods)
+        methods if isinstance(methods, Mapping) else dict.fromkeys(methods or ())
     )
     allowed = frozenset(needs)
+    any_method = methods is ANY_METHOD
 
     def decorator(view: View) -> View:
         @csrf_exempt
         @wraps(view)
         def wrapper(request: AppRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             response = _respond(request, view, args, kwargs)
-            if request.method not in allowed:
+            if not any_method and request.method not in allowed:
                 response["Allow"] = ", ".join(sorted(allowed))
             return with_api_headers(response)
 
         def _respond(
             request: AppRequest, view: View, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> HttpResponse:
-            if request.method not in allowed:
+            if not any_method and request.method not in allowed:
                 return error_response(405, "Method not allowed")
             try:
                 if authenticated:
                     request.identity = authenticate_request(request)
-                    require_access(request.identity, needs[request.method])
+                    require_access(request.identity, needs.get(str(request.method)))
                 return view(request, *args, **kwargs)
             except Refusal as exc:
                 if isinstance(exc, AuthenticationFailed):

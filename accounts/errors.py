@@ -67,6 +67,12 @@ class MissingPermission(Refusal, PermissionDenied):
         )
 
 
+class RequirementNotMet(Refusal):
+    """A valid credential falls short of what a protected service asked for (forward auth)."""
+
+    status = 403
+
+
 class GrantCeilingExceeded(Refusal, PermissionDenied):
     """Someone tried to grant (directly, through a team or a token) what they do not hold."""
 

@@ -22,12 +22,14 @@ KEY_LOOKUP = CredentialLookup(
     columns={
         "pk": (ApiKey, "id"),
         "owner_id": (ApiKey, "id"),
+        "name": (ApiKey, "name"),
         "role": (ApiKey, "role"),
         "is_revoked": (ApiKey, "is_revoked"),
+        "created_at": (ApiKey, "created_at"),
         "expires_at": (ApiKey, "expires_at"),
         "last_used_at": (ApiKey, "last_used_at"),
     },
-    fixed={"is_disabled": False, "records_client": False},
+    fixed={"login": "", "is_disabled": False, "records_client": False},
     must_be_null=("migrated_at",),
 )
 # A migrated key is its account's token (same digest): tokens first.

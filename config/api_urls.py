@@ -6,6 +6,7 @@ Fixed paths under ``serviceaccounts/`` and ``teams/`` come before ``…/<id>``.
 from django.urls import path
 
 from accounts import api as accounts_api
+from accounts import verification
 from accounts.teams import api as teams_api
 from apikeys import api as apikeys_api
 from tokens import api as tokens_api
@@ -21,6 +22,8 @@ urlpatterns = [
     path("orgs", accounts_api.orgs, name="api-orgs"),
     path("orgs/<str:org_id>/users", accounts_api.org_add_user, name="api-org-users"),
     path("admin/users", accounts_api.admin_create_user, name="api-admin-users"),
+    path("auth/verify", verification.verify, name="api-auth-verify"),
+    path("auth/introspect", verification.introspect, name="api-auth-introspect"),
     path("auth/keys", apikeys_api.keys, name="api-keys"),
     path("auth/keys/<str:key_id>", apikeys_api.key_detail, name="api-key"),
     path(

@@ -296,6 +296,9 @@ if KEYHOUSE_PUBLIC_URL and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", K
     raise ImproperlyConfigured(
         "KEYHOUSE_PUBLIC_URL must be an http(s) address like https://keyhouse.example.com."
     )
+# How long a proxy may reuse an /api/auth/verify answer (0: never, no-store): every second here
+# is a second a revoked or disabled token still gets through such a proxy.
+KEYHOUSE_VERIFY_CACHE_SECONDS = env_int("KEYHOUSE_VERIFY_CACHE_SECONDS", 0, minimum=0, maximum=3600)
 # Dotted paths walked in order by accounts.api_auth; each knows one kind of credential.
 KEYHOUSE_CREDENTIAL_BACKENDS = [
     "tokens.auth.ServiceAccountTokenBackend",

@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.access import Identity, IdentityKind
+from accounts.access import Credential, Identity, IdentityKind
 from accounts.api_auth import AuthenticationFailed, Credentials, parse_authorization
 from accounts.models import Organization, ServiceAccount
 from accounts.network import client_address
@@ -52,9 +52,12 @@ class FoundCredential:
     pk: int
     kind: IdentityKind
     owner_id: int  # the service account (or, for an unmigrated key, the key itself)
+    login: str  # the service account's (empty for an unmigrated key)
+    name: str  # the service account's (or an unmigrated key's own)
     role: str
     is_disabled: bool
     is_revoked: bool
+    created_at: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
     records_client: bool  # the row also keeps where it was last used from
@@ -214,9 +217,12 @@ TOKEN_LOOKUP = CredentialLookup(
     columns={
         "pk": (ServiceAccountToken, "id"),
         "owner_id": (ServiceAccountToken, "service_account"),
+        "login": (ServiceAccount, "login"),
+        "name": (ServiceAccount, "name"),
         "role": (ServiceAccount, "role"),
         "is_disabled": (ServiceAccount, "is_disabled"),
         "is_revoked": (ServiceAccountToken, "is_revoked"),
+        "created_at": (ServiceAccountToken, "created_at"),
         "expires_at": (ServiceAccountToken, "expires_at"),
         "last_used_at": (ServiceAccountToken, "last_used_at"),
     },
@@ -240,8 +246,20 @@ def identity_for(found: FoundCredential, org_id: int | None, request: HttpReques
     if org_id is not None and org_id != found.org.pk:
         raise AuthenticationFailed(f"{label} used for org {org_id}")
     touch_last_used(found, now, request)
+    credential = Credential(
+        kind="token" if found.model is ServiceAccountToken else "api-key",
+        id=found.pk,
+        login=found.login,
+        name=found.name,
+        created_at=found.created_at,
+        expires_at=found.expires_at,
+    )
     return Identity(
-        kind=found.kind, org=found.org, role=Role(found.role), credential_id=found.owner_id
+        kind=found.kind,
+        org=found.org,
+        role=Role(found.role),
+        credential_id=found.owner_id,
+        credential=credential,
     )
 
 
