@@ -34,6 +34,7 @@ from accounts.teams.catalogue import (
     SERVICEACCOUNTS_READ,
     SERVICEACCOUNTS_WRITE,
     TEAMS_WRITE,
+    TOKENS_INTROSPECT,
     USERS_WRITE,
 )
 from apikeys.models import ApiKey
@@ -129,6 +130,9 @@ ENDPOINTS = [
     ),
     Endpoint("PATCH", "/api/org/users/{tina}", (USERS_WRITE,), body={"role": "None"}),
     Endpoint("DELETE", "/api/org/users/{tina}", (USERS_WRITE,)),
+    Endpoint(
+        "POST", "/api/auth/introspect", (TOKENS_INTROSPECT,), outsider=200, body={"token": "x"}
+    ),
     Endpoint(
         "POST",
         "/api/orgs/{org}/users",
@@ -256,7 +260,12 @@ def test_access(client: Client, world, org_admin, endpoint: Endpoint, persona: s
 def test_every_management_endpoint_is_in_the_matrix():
     """A new endpoint under these prefixes must join the matrix."""
     managed = ("/api/serviceaccounts", "/api/auth/keys", "/api/teams", "/api/permissions")
-    managed_paths = {"/api/org/users", "/api/org/users/{userId}", "/api/orgs/{orgId}/users"}
+    managed_paths = {
+        "/api/org/users",
+        "/api/org/users/{userId}",
+        "/api/orgs/{orgId}/users",
+        "/api/auth/introspect",
+    }
     documented = {
         (method.upper(), path)
         for path, item in OPENAPI["paths"].items()

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
 
 INTROSPECT = "/api/auth/introspect"
 INACTIVE = {"active": False}
+REQUIRED = "Bad request data: token is required and must be a string"
 
 
 @pytest.fixture
@@ -116,17 +117,20 @@ def test_the_caller_needs_tokens_introspect(client, subject, viewer, make_accoun
     assert ask(client, secret, **bearer(gateway_secret)).json()["active"] is True
 
 
-def test_a_missing_token_is_a_bad_request(client, admin):
-    for body in ({}, {"token": "  "}):
-        response = client.post(INTROSPECT, body, **basic_auth("alice"))
+def test_a_missing_token_is_a_bad_request_and_an_odd_one_inactive(client, admin):
+    alice = basic_auth("alice")
+    for body in ({}, {"token": ""}):
+        response = client.post(INTROSPECT, body, **alice)
         assert response.status_code == 400
-        assert response.json() == {"message": "Bad request data: token is required"}
-    response = client.post(INTROSPECT, "[1]", "application/json", **basic_auth("alice"))
-    assert response.status_code == 400
-    response = client.post(
-        INTROSPECT, json.dumps({"token": 5}), "application/json", **basic_auth("alice")
-    )
-    assert response.status_code == 400
+        assert response.json() == {
+            "message": "Bad request data: token is required and must be a string"
+        }
+    for raw in ("[1]", '{"token": 5}', '{"token": null}', "{"):
+        assert client.post(INTROSPECT, raw, "application/json", **alice).status_code == 400
+    for odd in (" ", "glsa_\u0000", "\ud800", "eyJrIjoi\u00e9"):
+        body = json.dumps({"token": odd})
+        response = client.post(INTROSPECT, body, "application/json", **alice)
+        assert response.json() == INACTIVE, (odd, response.content)
 
 
 def test_only_post(client, subject, admin):

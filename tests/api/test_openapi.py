@@ -227,7 +227,10 @@ def test_document_is_well_formed():
                 schema = response["content"]["application/json"]["schema"]
                 assert deref(schema) == OPENAPI["components"]["schemas"]["Error"]
         if "requestBody" in operation:
-            assert list(operation["requestBody"]["content"]) == ["application/json"]
+            media = list(operation["requestBody"]["content"])
+            # RFC 7662 introspection takes a form first; everything else is JSON only.
+            allowed = [["application/json"], [FORM, "application/json"]]
+            assert media in allowed if path == INTROSPECT else [["application/json"]], path
 
 
 # --- Document and URL map agree -------------------------------------------------------------
@@ -290,6 +293,8 @@ def check_response(response, method: str, path: str) -> list[str]:
     status = str(response.status_code)
     if status not in operation["responses"]:
         return [f"{method} {path}: status {status} is not documented ({response.content[:200]!r})"]
+    if method.upper() == "HEAD":
+        return []  # no body to check
     documented = deref(operation["responses"][status])
     schema = documented["content"]["application/json"]["schema"]
     return [f"{method} {path} {status}: {e}" for e in schema_errors(response.json(), schema)]
@@ -336,6 +341,25 @@ PERMISSION = "/api/permissions/{name}"
 ORG_USERS = "/api/org/users"
 ORG_USER = ORG_USERS + "/{userId}"
 OPS = {"teamId": "ops"}
+VERIFY = "/api/auth/verify"
+INTROSPECT = "/api/auth/introspect"
+FORM = "application/x-www-form-urlencoded"
+DOOMED_TOKEN = ("Bearer", "doomed_secret")
+VERIFY_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def verify_steps(method: str) -> list[Step]:
+    return [
+        Step(method, VERIFY, 200, who=DOOMED_TOKEN, query="?role=Viewer"),
+        Step(method, VERIFY, 200, who=("Bearer", "k1_secret")),
+        Step(method, VERIFY, 401, who=None),
+        Step(method, VERIFY, 401),  # a user's password
+        Step(method, VERIFY, 403, who=DOOMED_TOKEN, query="?permission=metrics:ingest"),
+        Step(method, VERIFY, 403, who=DOOMED_TOKEN, query="?role=Editor"),
+        Step(method, VERIFY, 400, who=DOOMED_TOKEN, query="?role=Boss"),
+    ]
+
+
 EVERYONE = {"teamId": "everyone"}
 EDDIE = {"userId": "eddie"}
 
@@ -579,6 +603,15 @@ SCENARIOS: dict[str, list[Step]] = {
         Step("DELETE", PERMISSION, 200, ids={"name": "custom_permission"}),
         Step("DELETE", PERMISSION, 404, ids={"name": "custom_permission"}),
     ],
+    **{f"{method} {VERIFY}": verify_steps(method) for method in VERIFY_METHODS},
+    f"POST {INTROSPECT}": [
+        Step("POST", INTROSPECT, 200, body={"token": "doomed_secret"}, returns={"active": True}),
+        Step("POST", INTROSPECT, 200, body={"token": "glsa_nonsense"}, returns={"active": False}),
+        Step("POST", INTROSPECT, 200, body={"token": "k1_secret"}, returns={"active": True}),
+        Step("POST", INTROSPECT, 400, body={}),
+        Step("POST", INTROSPECT, 401, who=None, body={"token": "doomed_secret"}),
+        Step("POST", INTROSPECT, 403, who="vera", body={"token": "doomed_secret"}),
+    ],
     f"GET {ORG_USERS}": [
         Step("GET", ORG_USERS, 200),
         Step("GET", ORG_USERS, 403, who="vera"),
@@ -644,9 +677,9 @@ def run(client: Client, world: dict[str, int | str], step: Step):
     if step.who is None:
         return Client().generic(step.method, url)
     body = step.body
-    if isinstance(body, dict):  # ids in a body name world objects too
+    if isinstance(body, dict):  # ids (and tokens) in a body name world objects too
         body = {
-            key: world.get(value, value) if key.endswith("Id") else value
+            key: world.get(value, value) if key.endswith("Id") or key == "token" else value
             for key, value in body.items()
         }
     if step.who[0] == "Bearer":
