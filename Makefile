@@ -9,7 +9,7 @@ RUN_ENV := DJANGO_SECRET_KEY="$$(cat var/secret_key)" KEYHOUSE_HTTPS=false DJANG
 # The commands in the lock files' headers, which `make lock` runs (uv is in the dev lock).
 UV_COMPILE := $(VENV)/bin/uv pip compile pyproject.toml
 
-.PHONY: run database private-var static test test-fast lint typecheck format lock bench chromium wrk deps deps-dev
+.PHONY: run database private-var static test test-fast lint typecheck format lock bench chromium nginx wrk deps deps-dev
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ run: database
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
+# The forward-auth tests run the README's nginx snippet in a real nginx (as the current user).
+nginx:
+	@test -x /usr/sbin/nginx || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx)
+
 static: deps-dev
 	$(TEST_ENV) $(PY) manage.py collectstatic --no-input -v0
 
@@ -58,7 +62,7 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 # A bare `pytest` works too (once axe-core is installed): pyproject.toml sets the environment
 # and the test session collects the static files (pages are tested with the hashed files, as
 # production serves them).
-test: deps-dev chromium node_modules/axe-core/axe.min.js
+test: deps-dev chromium nginx node_modules/axe-core/axe.min.js
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: deps-dev
