@@ -87,6 +87,10 @@ def test_env_list(monkeypatch):
         ),
         ({"DJANGO_SECRET_KEY": "k", "KEYHOUSE_PUBLIC_URL": "keyhouse.example.com"}, "PUBLIC_URL"),
         (
+            {"DJANGO_SECRET_KEY": "k", "KEYHOUSE_VERIFY_CACHE_SECONDS": "7200"},
+            "KEYHOUSE_VERIFY_CACHE_SECONDS must be at most 3600",
+        ),
+        (
             {"DJANGO_SECRET_KEY": "k", "DJANGO_EMAIL_USE_TLS": "true", "DJANGO_EMAIL_USE_SSL": "1"},
             "exclude each other",
         ),

@@ -194,6 +194,21 @@ def test_org_restricts_the_credential_to_that_org(client, org, other_org, token)
     assert refused(client.get(f"{VERIFY}?org={other_org.pk}", **bearer(secret)))
 
 
+def test_a_path_appended_to_the_query_can_only_add_requirements(client, token):
+    """Envoy's ext_authz appends the request's path to its prefix; the README's prefix ends
+    in a throwaway ``_=`` parameter, so a client's path can add requirements, never drop one."""
+    _, secret = token
+    prefix = f"{VERIFY}?permission=metrics:ingest&_="
+
+    def status(path: str) -> int:
+        return client.get(prefix + path, **bearer(secret)).status_code
+
+    assert status("/metrics/push?x=1") == 200
+    assert status("/metrics/push?x=1&permission=alerts:write") == 403
+    assert status("/metrics/push?x=1&role=Admin") == 403
+    assert status("/metrics/push?x=1&role=Boss") == 400
+
+
 def test_the_grafana_org_header_is_ignored(client, other_org, token):
     for value in (str(other_org.pk), "nonsense"):
         response = client.get(VERIFY, HTTP_X_GRAFANA_ORG_ID=value, **bearer(token[1]))
