@@ -10,8 +10,11 @@ or reported. Decisions about roles and permissions are ``accounts.access``'s.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse, QueryDict
@@ -39,6 +42,9 @@ logger = logging.getLogger("keyhouse.auth")
 UNAUTHORIZED = "Unauthorized"  # the one body of every refused credential
 WWW_AUTHENTICATE = 'Bearer realm="keyhouse"'
 REQUIRABLE_ROLES = (Role.VIEWER, Role.EDITOR, Role.ADMIN)
+# The nginx configuration the README shows and the tests run; pages hand it out too.
+NGINX_SNIPPET = Path(settings.BASE_DIR) / "config" / "nginx" / "keyhouse-auth.conf"
+SNIPPET_QUERY = "permission=metrics:ingest"  # what the snippet asks for, as an example
 
 
 def verify_requirements(query: QueryDict) -> tuple[list[str], Role | None, int | None]:
@@ -170,3 +176,21 @@ def introspect(request: AppRequest) -> JsonResponse:
     if credential.expires_at is not None:
         answer["exp"] = int(credential.expires_at.timestamp())
     return JsonResponse(answer)
+
+
+def verify_query(org_id: int, permissions: Iterable[str]) -> str:
+    """The query of a verify URL that asks for a token of ``org_id`` holding ``permissions``."""
+    pairs = [("org", str(org_id)), *(("permission", name) for name in sorted(permissions))]
+    return urlencode(pairs, safe=":*")
+
+
+@cache
+def _snippet() -> str:
+    return NGINX_SNIPPET.read_text()
+
+
+def nginx_snippet(query: str) -> str:
+    """The README's tested nginx snippet, asking Keyhouse for ``query`` instead of its example."""
+    example = f"/api/auth/verify?{SNIPPET_QUERY};"
+    assert example in _snippet(), "config/nginx/keyhouse-auth.conf changed its example"
+    return _snippet().replace(example, f"/api/auth/verify?{query};")

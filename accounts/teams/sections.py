@@ -18,11 +18,13 @@ from accounts.roles import Role
 from accounts.teams.catalogue import TEAMS_WRITE
 from accounts.teams.checklist import ChecklistGroup, permission_checklist
 from accounts.teams.models import Team, catalogue, teams_of
+from accounts.verification import nginx_snippet, verify_query
 
 SECTIONS = {
     "sa-teams": "accounts/_sa_teams.html",
     "sa-permissions": "accounts/_sa_permissions.html",
     "sa-effective": "accounts/_sa_effective.html",
+    "sa-usage": "accounts/_sa_usage.html",
 }
 
 
@@ -79,6 +81,15 @@ class ServiceAccountAccess:
             )
             for name, sources in effective_permission_sources(self.account)
         ]
+
+    @cached_property
+    def verify_query(self) -> str:
+        """For the "Use this account's tokens" panel: its org and effective permissions."""
+        return verify_query(self.account.org_id, (row.name for row in self.effective))
+
+    @cached_property
+    def nginx_snippet(self) -> str:
+        return nginx_snippet(self.verify_query)
 
     def _source(self, source: str, team_ids: dict[str, int]) -> Source:
         kind, _, name = source.partition(":")
