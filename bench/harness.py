@@ -69,13 +69,14 @@ def clean_env() -> dict[str, str]:
 
 
 def keyhouse_env(db_path: Path) -> dict[str, str]:
-    """`make run`'s environment (RUN_ENV in the Makefile), pointed at a throwaway database."""
+    """`make run`'s environment (RUN_ENV in the Makefile), pointed at a throwaway database;
+    it also answers to "keyhouse", the host name the README's nginx snippet gives it."""
     return {
         **clean_env(),
         "DATABASE_URL": f"sqlite:///{db_path}",  # an absolute path: sqlite:////…
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "KEYHOUSE_HTTPS": "false",
-        "DJANGO_ALLOWED_HOSTS": "localhost,127.0.0.1",
+        "DJANGO_ALLOWED_HOSTS": "localhost,127.0.0.1,keyhouse",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
 

@@ -21,6 +21,7 @@ import platform
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -59,6 +60,9 @@ from harness import (
     wrk_version,
 )
 
+sys.path.insert(0, str(BASE_DIR))  # for the tests' nginx, which runs the README's snippet
+from tests.nginx import Nginx
+
 RESULTS_PATH = BENCH_DIR / "RESULTS.md"
 SEARCH_PAGE = 50
 SEARCH = f"/api/serviceaccounts/search?perpage={SEARCH_PAGE}"
@@ -71,12 +75,14 @@ QUIET_CPUS = 0.25  # CPUs kept busy by others below which the machine counts as 
 @dataclass(frozen=True)
 class Dataset:
     """A database seeded by ``seed`` (bench/seed.py's arguments, or the peers' seed's) and
-    served by one gunicorn. ``app``: "keyhouse", "peers" (DRF views) or "bare"."""
+    served by one gunicorn. ``app``: "keyhouse", "peers" (DRF views) or "bare"; or "nginx",
+    in front of the datasets ``behind`` names: Keyhouse's (empty: no auth) and the API's."""
 
     name: str
     app: str
     seed: tuple[str, ...]
     description: str
+    behind: tuple[str, str] = ("", "")
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,14 @@ DATASETS = (
         "DRF peers: 10 000 API keys, 10 000 knox tokens (5 per user)",
     ),
     Dataset("bare", "bare", (), "bare Django view: no database"),
+    Dataset(
+        "nginx-verify",
+        "nginx",
+        (),
+        "nginx `auth_request` (the README's snippet) to the bare view, asking accounts-10000",
+        ("accounts-10000", "bare"),
+    ),
+    Dataset("nginx-plain", "nginx", (), "the same nginx to the bare view, no auth", ("", "bare")),
 )
 
 CASES = (
@@ -130,6 +144,23 @@ CASES = (
     Case("api-key", "peers", "/api-key/org", "Api-Key {api_key}", "org", "DRF + `HasAPIKey`"),
     Case("knox", "peers", "/knox/org", "Token {knox_token}", "org", "DRF + knox"),
     Case("org", "accounts-10000", "/api/org", "Bearer {secret}", "org", "`/api/org`, token"),
+    Case(
+        "verify",
+        "accounts-10000",
+        "/api/auth/verify?permission=metrics:ingest",
+        "Bearer {secret}",
+        "verify",
+        "`/api/auth/verify`, token",
+    ),
+    Case(
+        "nginx-verify",
+        "nginx-verify",
+        "/org",
+        "Bearer {secret}",
+        "org",
+        "nginx `auth_request` → bare view",
+    ),
+    Case("nginx-plain", "nginx-plain", "/org", "", "org", "nginx → bare view, no auth"),
     Case(
         "org-legacy",
         "accounts-10000",
@@ -208,6 +239,13 @@ RATIOS = (
         0.4,
     ),
     Ratio("legacy API key auth ÷ token auth (`/api/org`)", "org-legacy", "org", 0.95),
+    Ratio("`/api/auth/verify` (forward auth) ÷ `/api/org`, same token", "verify", "org", 0.95),
+    Ratio(
+        "through nginx `auth_request` to the bare view ÷ the same nginx to it without auth",
+        "nginx-verify",
+        "nginx-plain",
+        0.5,
+    ),
 )
 
 REFERENCE_CASE = "org"  # its body is the document every peer serves
@@ -263,9 +301,17 @@ def check_search(body: bytes, seeded: dict, reference: bytes) -> str | None:
     return None
 
 
+def check_verify(body: bytes, seeded: dict, reference: bytes) -> str | None:
+    data = json.loads(body)
+    if data["credential"] != "token" or data["orgId"] != json.loads(reference)["id"]:
+        return f"verify answered {data}"
+    return None
+
+
 CHECKS: dict[str, Callable[[bytes, dict, bytes], str | None]] = {
     "org": check_org,
     "search": check_search,
+    "verify": check_verify,
 }
 
 
@@ -372,6 +418,10 @@ def peers_env(settings: str, db_path: Path | None) -> dict[str, str]:
 
 def prepare(dataset: Dataset) -> Running:
     """Seed the dataset's database and make (not start) its server."""
+    if dataset.app == "nginx":  # start_servers() tells it where the others listen
+        keyhouse, _api = dataset.behind
+        nginx = Nginx(OUT_DIR / dataset.name, protected=bool(keyhouse), name=dataset.name)
+        return Running(dataset, nginx)
     if dataset.app == "keyhouse":
         db_path, seeded = keyhouse_database(dataset.name, list(dataset.seed))
         server = Server(dataset.name, VENV_BIN / "gunicorn", "config.wsgi", keyhouse_env(db_path))
@@ -403,9 +453,20 @@ def start_servers(running: dict[str, Running]) -> bytes:
     where = running[case.dataset]
     _status, reference = http_get(where.server.url(case.path), where.headers(case))
     for each in running.values():
-        if each.dataset.app != "keyhouse":
+        if each.dataset.app in ("peers", "bare"):
             each.server.env["BENCH_ORG_JSON"] = reference.decode()
             each.server.start()
+    for each in running.values():
+        if each.dataset.app == "nginx":
+            keyhouse, api = each.dataset.behind
+            each.server.api = running[api].server.port
+            if keyhouse:
+                each.server.keyhouse = running[keyhouse].server.port
+                each.seeded = running[keyhouse].seeded
+            try:
+                each.server.start()
+            except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+                raise BenchError(f"{each.dataset.name}: {exc}") from exc
     for case in CASES:
         verify(case, running[case.dataset], reference)
     print("Every case answers as expected", flush=True)

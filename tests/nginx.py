@@ -1,11 +1,10 @@
-"""A real nginx in front of a tiny API, for the forward-auth tests (and the benchmark).
+"""A real nginx in front of a tiny API, for the forward-auth tests (and bench/run.py).
 
-``run_nginx`` writes an nginx.conf into a temporary folder (pid file, logs and temp paths
-there too) that defines the upstreams ``keyhouse`` and ``my_api`` and includes, unchanged, the
+``Nginx`` writes an nginx.conf into a folder of its own (pid file, logs and temp paths there
+too) that defines the upstreams ``keyhouse`` and ``my_api`` and includes, unchanged, the
 snippet the README shows (``config/nginx/keyhouse-auth.conf``); nginx runs as the current user
-on a free loopback port. ``echo_api`` is the API: a WSGI app answering every request with the
-method, path, headers and body it received, as JSON.
-"""
+on a free loopback port. ``echo_api`` is the tests' API: a WSGI app answering every request
+with the method, path, headers and body it received, as JSON."""
 
 from __future__ import annotations
 
@@ -20,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -79,7 +79,9 @@ def echo_api() -> Iterator[int]:
 
 
 def nginx_conf(folder: Path, *, port: int, keyhouse: int, api: int, server_block: str) -> str:
+    """``keyhouse`` 0: no Keyhouse upstream (for ``PLAIN``)."""
     user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
+    upstream = f"upstream keyhouse {{ server 127.0.0.1:{keyhouse}; }}" if keyhouse else ""
     temp = "\n".join(
         f"    {kind}_temp_path {folder / kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -88,11 +90,11 @@ def nginx_conf(folder: Path, *, port: int, keyhouse: int, api: int, server_block
 worker_processes 1;
 pid {folder / "nginx.pid"};
 error_log {folder / "error.log"} warn;
-events {{ worker_connections 256; }}
+events {{ worker_connections 1024; }}
 http {{
     access_log off;
 {temp}
-    upstream keyhouse {{ server 127.0.0.1:{keyhouse}; }}
+    {upstream}
     upstream my_api {{ server 127.0.0.1:{api}; }}
     server {{
         listen 127.0.0.1:{port};
@@ -102,35 +104,71 @@ http {{
 """
 
 
+@dataclass
+class Nginx:
+    """nginx with the README's snippet (or, ``protected=False``, straight to the API) between
+    a client and the API on port ``api``, asking Keyhouse on port ``keyhouse``."""
+
+    folder: Path
+    keyhouse: int = 0
+    api: int = 0
+    protected: bool = True
+    name: str = "nginx"
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def start(self) -> None:
+        """Start on a free port and wait until it listens; fails without Debian's nginx."""
+        if not shutil.which(NGINX):
+            raise RuntimeError(f"nginx not found at {NGINX}: install Debian's nginx package.")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        block = f"        include {SNIPPET};" if self.protected else PLAIN
+        conf = self.folder / "nginx.conf"
+        conf.write_text(
+            nginx_conf(
+                self.folder,
+                port=self.port,
+                keyhouse=self.keyhouse,
+                api=self.api,
+                server_block=block,
+            )
+        )
+        log = self.folder / "error.log"
+        command = [NGINX, "-p", str(self.folder), "-e", str(log), "-c", str(conf)]
+        subprocess.run([*command, "-t", "-q"], check=True, capture_output=True)  # noqa: S603
+        self.process = subprocess.Popen([*command, "-g", "daemon off;"])  # noqa: S603
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nginx exited: {self.log_tail()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"nginx did not listen on {self.port}: {self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def log_tail(self, lines: int = 30) -> str:
+        log = self.folder / "error.log"
+        return "\n".join(log.read_text().splitlines()[-lines:]) if log.exists() else "(no log)"
+
+
 @contextmanager
-def run_nginx(folder: Path, *, keyhouse: int, api: int, protected: bool = True) -> Iterator[int]:
-    """nginx with the README's snippet (or, ``protected=False``, straight to the API), on a
-    free port (yielded); stopped on exit. Fails when Debian's nginx is not installed."""
-    if not shutil.which(NGINX):
-        raise RuntimeError(f"nginx not found at {NGINX}: install Debian's nginx package.")
-    port = free_port()
-    block = f"        include {SNIPPET};" if protected else PLAIN
-    conf = folder / "nginx.conf"
-    conf.write_text(nginx_conf(folder, port=port, keyhouse=keyhouse, api=api, server_block=block))
-    command = [NGINX, "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(conf)]
-    subprocess.run([*command, "-t", "-q"], check=True, capture_output=True)  # noqa: S603
-    process = subprocess.Popen([*command, "-g", "daemon off;"])  # noqa: S603
+def run_nginx(folder: Path, *, keyhouse: int, api: int) -> Iterator[int]:
+    """The README's snippet in a running nginx; yields its port, stops it on exit."""
+    nginx = Nginx(folder, keyhouse, api)
+    nginx.start()
     try:
-        _wait_for(port, process, folder / "error.log")
-        yield port
+        yield nginx.port
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_for(port: int, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited: {log.read_text() if log.exists() else ''}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nginx did not listen on {port}")
+        nginx.stop()
