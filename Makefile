@@ -99,5 +99,5 @@ wrk:
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 
 # BENCH_ARGS=--quick for a short smoke run; bench/run.py --help lists the rest.
-bench: static wrk $(PEERS_VENV)/.deps
+bench: static wrk nginx $(PEERS_VENV)/.deps
 	$(PY) bench/run.py $(BENCH_ARGS)
