@@ -104,14 +104,14 @@ def verify(request: AppRequest) -> JsonResponse:
     credential = identity.credential
     assert credential is not None, "token backends describe the credential"
     account_id = identity.credential_id if identity.kind == "service-account" else None
-    permissions = reported_permissions(identity)
+    held = reported_permissions(identity)
     response = JsonResponse(
         {
             "orgId": identity.org.pk,
             "serviceAccountId": account_id,
             "login": credential.login or None,
             "role": identity.role.value,
-            "permissions": permissions,
+            "permissions": held,
             "tokenId": credential.id,
             "credential": credential.kind,
         }
@@ -122,7 +122,7 @@ def verify(request: AppRequest) -> JsonResponse:
         # Percent-encoded UTF-8: a login keeps any letter of its account's name.
         "Login": quote(credential.login, safe=""),
         "Role": identity.role.value,
-        "Permissions": " ".join(permissions),
+        "Permissions": " ".join(held),
         "Token-Id": str(credential.id),
         "Credential": credential.kind,
     }
