@@ -12,6 +12,8 @@ from apikeys import api as apikeys_api
 from tokens import api as tokens_api
 
 urlpatterns = [
+    # First: reverse proxies call it on every request of the APIs they guard.
+    path("auth/verify", verification.verify, name="api-auth-verify"),
     path("health", accounts_api.health, name="api-health"),
     path("openapi.json", accounts_api.openapi, name="api-openapi"),
     path("org", accounts_api.current_org, name="api-org"),
@@ -22,7 +24,6 @@ urlpatterns = [
     path("orgs", accounts_api.orgs, name="api-orgs"),
     path("orgs/<str:org_id>/users", accounts_api.org_add_user, name="api-org-users"),
     path("admin/users", accounts_api.admin_create_user, name="api-admin-users"),
-    path("auth/verify", verification.verify, name="api-auth-verify"),
     path("auth/introspect", verification.introspect, name="api-auth-introspect"),
     path("auth/keys", apikeys_api.keys, name="api-keys"),
     path("auth/keys/<str:key_id>", apikeys_api.key_detail, name="api-key"),

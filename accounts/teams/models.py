@@ -244,9 +244,27 @@ def catalogue(org: Organization) -> list[tuple[str, str, bool]]:
 
 
 def catalogue_names(org: Organization | int) -> list[str]:
-    """Every permission that exists in ``org``: built-ins first, then custom ones by name."""
-    custom = Permission.objects.filter(org=org).values_list("name", flat=True)
-    return [*BUILTIN_PERMISSIONS, *custom]
+    """Every permission that exists in ``org``: built-ins first, then custom ones by name.
+
+    Hand-written like ``_held_sql``: forward auth reads it on every request of an Admin
+    token, and compiling the ORM's query costs several times running it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_catalogue_sql(), [org.pk if isinstance(org, Organization) else org])
+        return [*BUILTIN_PERMISSIONS, *(name for (name,) in cursor.fetchall())]
+
+
+@cache
+def _catalogue_sql() -> str:
+    quote = connection.ops.quote_name
+    columns = []
+    for name in ("name", "org"):
+        field = Permission._meta.get_field(name)
+        assert isinstance(field, models.Field)
+        columns.append(quote(field.column))
+    name, org = columns
+    table = quote(Permission._meta.db_table)
+    return f"SELECT {name} FROM {table} WHERE {org} = %s ORDER BY {name}"  # noqa: S608
 
 
 @cache
