@@ -253,7 +253,8 @@ def test_an_unmigrated_legacy_key_reports_its_org_and_role_only(client, org, mak
 
 def test_a_migrated_legacy_key_acts_as_its_account(client, org, make_key):
     key, secret = make_key("legacy")
-    [account] = migrate_keys(org, key_ids=[key.pk]).accounts
+    account = migrate_keys(org, key_ids=[key.pk]).last_account
+    assert account is not None
     response = client.get(VERIFY, **bearer(secret))
     assert response.status_code == 200
     headers = keyhouse_headers(response)

@@ -191,7 +191,8 @@ def test_a_migrated_legacy_key_works_and_a_deleted_one_does_not(proxy, org, make
     everyone = Team.objects.get(org=org, is_everyone=True)
     TeamPermission.objects.create(team=everyone, permission=PERMISSION)
     key, secret = make_key("legacy")
-    [account] = migrate_keys(org, key_ids=[key.pk]).accounts
+    account = migrate_keys(org, key_ids=[key.pk]).last_account
+    assert account is not None
     seen = keyhouse_headers(upstream_saw(proxy, secret))
     assert (seen["Service-Account-Id"], seen["Login"]) == (str(account.pk), account.login)
     ServiceAccountToken.objects.filter(service_account=account).delete()
