@@ -84,7 +84,7 @@ def test_everything_else_is_simply_inactive(client, subject, robot, org_admin, o
     assert ask(client, secret).json() == INACTIVE, "expired"
     ServiceAccountToken.objects.filter(pk=record.pk).update(expires_at=None)
     assert ask(client, secret).json()["active"] is True
-    token_revoke(token=record)
+    token_revoke(identity=org_admin, token=record)
     assert ask(client, secret).json() == INACTIVE, "revoked"
 
 

@@ -115,7 +115,7 @@ def test_every_bad_credential_gets_the_same_401(client, org_admin, robot, token,
     revoked, revoked_secret = token_create(
         identity=org_admin, account=robot, name="gone", expires_at=None
     )
-    token_revoke(token=revoked)
+    token_revoke(identity=org_admin, token=revoked)
     cases = {
         "none": {},
         "empty bearer": {"HTTP_AUTHORIZATION": "Bearer "},
@@ -129,7 +129,7 @@ def test_every_bad_credential_gets_the_same_401(client, org_admin, robot, token,
     }
     for case, headers in cases.items():
         assert refused(client.get(VERIFY, **headers)), case
-    token_delete(token=record)
+    token_delete(identity=org_admin, token=record)
     assert refused(client.get(VERIFY, **bearer(secret))), "deleted"
 
 

@@ -163,7 +163,7 @@ def test_disabling_the_account_stops_the_next_request(proxy, org_admin, robot, t
     assert request(proxy, secret)[0] == 401
     service_account_update(identity=org_admin, account=robot, is_disabled=False)
     assert request(proxy, secret)[0] == 200
-    service_account_delete(account=robot)
+    service_account_delete(identity=org_admin, account=robot)
     assert request(proxy, secret)[0] == 401
 
 
@@ -178,9 +178,9 @@ def test_expired_revoked_and_deleted_tokens_are_401(proxy, org_admin, robot):
         expires_at=timezone.now() - timedelta(seconds=1)
     )
     revoked, revoked_secret = new("revoked")
-    token_revoke(token=revoked)
+    token_revoke(identity=org_admin, token=revoked)
     deleted, deleted_secret = new("deleted")
-    token_delete(token=deleted)
+    token_delete(identity=org_admin, token=deleted)
     for secret in (expired_secret, revoked_secret, deleted_secret):
         status, headers, _ = request(proxy, secret)
         assert status == 401
