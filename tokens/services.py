@@ -17,7 +17,7 @@ from accounts.errors import Conflict, NotFound, Refusal
 from accounts.models import Organization, ServiceAccount, User
 from accounts.names import fits, name_key
 from accounts.roles import Role
-from accounts.services import clean_name, save_unique
+from accounts.services import MAX_SECONDS_TO_LIVE, clean_name, save_unique
 from tokens import format as token_format
 from tokens.emails import expiry_digest
 from tokens.models import ServiceAccountToken
@@ -62,6 +62,9 @@ def check_expiry(expires_at: datetime | None, now: datetime) -> None:
         return
     if expires_at <= now:
         raise ValidationError("The expiration date must be in the future.", code="expiry_past")
+    if expires_at > now + timedelta(seconds=MAX_SECONDS_TO_LIVE):
+        # The API's secondsToLive has the same ceiling; a date picker must not go past it.
+        raise ValidationError("The expiration date must be within 100 years.", code="expiry_far")
     if latest is not None and expires_at.date() > latest.date():
         raise ValidationError(DAY_LIMIT_MESSAGE, code="expiry_limit")
 

@@ -97,6 +97,7 @@ class TestDialog:
             ({"name": "", "expiration": "never"}, "This field is required."),
             ({"name": "ci", "expiration": "date"}, "Choose the date the token expires on."),
             ({"name": "ci", "expiration": "date", "expires_on": "2020-01-01"}, "in the future"),
+            ({"name": "ci", "expiration": "date", "expires_on": "9999-12-31"}, "within 100 years"),
             ({"name": "ci", "expiration": "date", "expires_on": "not a date"}, "valid date"),
             ({"name": "ci", "expiration": "sometime"}, "Select a valid choice"),
         ],
