@@ -61,7 +61,15 @@ class SwitchOrgForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = cast(forms.ModelChoiceField, self.fields["org"])
         field.queryset = orgs_for_user(user)
+        field.empty_label = None
+        field.initial = user.current_org_id
         field.error_messages["invalid_choice"] = "You are not a member of that organization."
+
+    @property
+    def has_choice(self) -> bool:
+        """Whether there is another organization to switch to."""
+        field = cast(forms.ModelChoiceField, self.fields["org"])
+        return field.queryset.count() > 1
 
 
 def offer_roles(form: forms.Form, roles: list[Role]) -> None:

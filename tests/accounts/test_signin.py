@@ -135,6 +135,20 @@ def test_user_switches_to_an_org_they_belong_to(admin, org, other_org):
     assert client.get("/org/serviceaccounts").status_code == 403
 
 
+def test_profile_offers_a_switch_only_with_another_org_and_selects_the_current_one(
+    admin, org, other_org
+):
+    client = signed_in(admin)
+    html = client.get("/profile").content.decode()
+    assert "Switch organization" not in html
+    assert f"You are a member of {org.name}." in html
+    Membership.objects.create(org=other_org, user=admin, role="Viewer")
+    html = client.get("/profile").content.decode()
+    assert "Switch organization" in html
+    assert "---------" not in html
+    assert f'<option value="{org.pk}" selected>' in html
+
+
 def test_user_cannot_switch_to_an_org_they_do_not_belong_to(admin, org, other_org):
     client = signed_in(admin)
     client.post("/profile/switch-org", {"org": other_org.pk})
