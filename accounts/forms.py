@@ -60,7 +60,7 @@ class SwitchOrgForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         field = cast(forms.ModelChoiceField, self.fields["org"])
-        field.queryset = orgs_for_user(user)
+        self.orgs = field.queryset = orgs_for_user(user)
         field.empty_label = None
         field.initial = user.current_org_id
         field.error_messages["invalid_choice"] = "You are not a member of that organization."
@@ -68,8 +68,7 @@ class SwitchOrgForm(forms.Form):
     @property
     def has_choice(self) -> bool:
         """Whether there is another organization to switch to."""
-        field = cast(forms.ModelChoiceField, self.fields["org"])
-        return field.queryset.count() > 1
+        return self.orgs.count() > 1
 
 
 def offer_roles(form: forms.Form, roles: list[Role]) -> None:
