@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import wraps
 from typing import Any, Literal, TypeVar, cast
@@ -36,6 +36,7 @@ from accounts.errors import (
     RoleCeilingExceeded,
 )
 from accounts.models import Membership, Organization, ServiceAccount, Team, User
+from accounts.network import client_address
 from accounts.roles import Role
 from accounts.teams import catalogue
 from accounts.teams.models import catalogue_names, held_permissions, permission_sources
@@ -72,6 +73,7 @@ class Identity:
     credential_id: int | None = None  # the ServiceAccount (or unmigrated ApiKey) acting
     credential: Credential | None = None  # how a token or key authenticated (API only)
     is_server_admin: bool = False
+    address: str | None = None  # the client's (accounts.network), for the audit log
     # Per-request memo of what the database said (see ``held_by``); never shared.
     cache: dict[str, frozenset[str]] = field(
         default_factory=dict, compare=False, repr=False, hash=False
@@ -350,7 +352,7 @@ def org_view(needed: Needed) -> Callable[[ViewT], ViewT]:
             identity = current_identity(request.user)
             if identity is None:
                 raise PermissionDenied("You are not a member of any organization yet.")
-            request.identity = identity
+            request.identity = identity = replace(identity, address=client_address(request))
             require_access(identity, needed)
             try:
                 return view(request, *args, **kwargs)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal, Protocol
 
@@ -21,8 +21,10 @@ from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from accounts.access import MAX_DB_ID, Identity, current_identity, identity_for_user
+from accounts.audit.services import record_sign_in
 from accounts.errors import Refusal
 from accounts.models import Organization, User
+from accounts.network import client_address
 
 logger = logging.getLogger("keyhouse.auth")
 
@@ -129,7 +131,7 @@ def authenticate_credentials(
     for backend in credential_backends():
         identity = backend.authenticate(request, credentials, org_id)
         if identity is not None:
-            return identity
+            return replace(identity, address=client_address(request))
     raise AuthenticationFailed("no credential backend accepted the credentials")
 
 
@@ -141,14 +143,17 @@ class UserPasswordBackend:
     ) -> Identity | None:
         if credentials.scheme != "basic" or credentials.is_token:
             return None
-        user = authenticate(request, username=credentials.username, password=credentials.secret)
+        login = credentials.username
+        user = authenticate(request, username=login, password=credentials.secret)
         if getattr(request, "axes_locked_out", False):
+            record_sign_in(request, login=login, outcome="lockout", via="API")
             raise AuthenticationFailed(
                 "user locked out after repeated failures",
                 message="Too many consecutive incorrect login attempts; try again later.",
                 status=429,
             )
         if not isinstance(user, User):
+            record_sign_in(request, login=login, outcome="failure", via="API")
             raise AuthenticationFailed(
                 "wrong username or password", message="Invalid username or password"
             )
@@ -162,4 +167,5 @@ class UserPasswordBackend:
                 f"user {user.pk} is not a member of org {org_id}",
                 message="You are not a member of the requested organization",
             )
+        record_sign_in(request, login=login, user=user, outcome="success", via="API")
         return identity

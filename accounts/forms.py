@@ -6,6 +6,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from accounts.audit.services import record_sign_in
 from accounts.models import Organization, ServiceAccount, User
 from accounts.roles import Role
 
@@ -24,12 +25,23 @@ class LoginForm(AuthenticationForm):
     }
 
     def clean(self) -> dict:
+        login = self.cleaned_data.get("username") or ""
         try:
-            return super().clean()
+            cleaned = super().clean()
         except ValidationError:
-            if getattr(self.request, "axes_locked_out", False):
+            locked_out = getattr(self.request, "axes_locked_out", False)
+            if login and self.request is not None:
+                outcome = "lockout" if locked_out else "failure"
+                record_sign_in(self.request, login=login, outcome=outcome, via="login page")
+            if locked_out:
                 raise ValidationError(LOCKED_OUT_MESSAGE, code="locked_out") from None
             raise
+        if login and self.request is not None:
+            user = self.get_user()
+            record_sign_in(
+                self.request, login=login, user=user, outcome="success", via="login page"
+            )
+        return cleaned
 
 
 class ThrottledPasswordChangeForm(PasswordChangeForm):

@@ -331,8 +331,10 @@ def isoformat(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# Teams and permissions live in their own module (DESIGN §10); importing them here registers
-# them with the app and keeps ``accounts.models`` the one place to import models from.
+# Teams, permissions and the audit log live in their own modules (DESIGN §10); importing them
+# here registers them with the app and keeps ``accounts.models`` the one place to import
+# models from.
+from accounts.audit.models import AuditEvent  # noqa: E402
 from accounts.teams.models import (  # noqa: E402
     Permission,
     ServiceAccountPermission,
@@ -342,6 +344,7 @@ from accounts.teams.models import (  # noqa: E402
 )
 
 __all__ = [
+    "AuditEvent",
     "Membership",
     "Organization",
     "Permission",

@@ -19,6 +19,7 @@ from accounts.access import (
     check_can_manage_role,
     check_role_ceiling,
 )
+from accounts.audit.services import Target, record
 from accounts.errors import Conflict, NotFound, Refusal
 from accounts.models import (
     MAIN_ORG_ID,
@@ -140,6 +141,7 @@ def membership_add(*, identity: Identity, org: Organization, user: User, role: R
     if user.current_org_id is None:
         user.current_org = org
         user.save(update_fields=["current_org"])
+    record("orgmember.add", actor=identity, org=org, target=user, details={"role": role.value})
     return membership
 
 
@@ -190,6 +192,14 @@ def membership_update(
     check_can_manage_role(identity, Role(membership.role))
     if membership.role == Role.ADMIN and role != Role.ADMIN and admin_count <= 1:
         raise Refusal(LAST_ADMIN_DEMOTE)
+    if membership.role != role:
+        record(
+            "orgmember.update",
+            actor=identity,
+            org=org,
+            target=user,
+            details={"role": {"from": membership.role, "to": role.value}},
+        )
     membership.role = role
     membership.save(update_fields=["role"])
     return membership
@@ -204,6 +214,9 @@ def membership_remove(*, identity: Identity, org: Organization, user: User) -> N
         raise Refusal(LAST_ADMIN_REMOVE)
     TeamMember.objects.filter(team__org=org, user=user).delete()
     membership.delete()
+    record(
+        "orgmember.remove", actor=identity, org=org, target=user, details={"role": membership.role}
+    )
     if user.current_org_id == org.pk:
         user.current_org = (
             Organization.objects.filter(memberships__user=user).order_by("pk").first()
@@ -254,6 +267,12 @@ def service_account_create(
             "service account; choose a different name."
         },
     )
+    record(
+        "serviceaccount.create",
+        actor=identity,
+        target=account,
+        details={"role": account.role, "isDisabled": account.is_disabled},
+    )
     return account
 
 
@@ -281,6 +300,7 @@ def service_account_update(
     check_can_manage_account(identity, locked)
     changes = {"name": name, "role": role, "is_disabled": is_disabled}
     changed = [field for field, value in changes.items() if value is not None]
+    before = {field: getattr(locked, field) for field in changed}
     for field in changed:
         setattr(locked, field, changes[field])
     save_unique(
@@ -288,7 +308,23 @@ def service_account_update(
         conflict=_name_taken(locked.name),
         update_fields=[*changed, "updated_at"] if changed else None,
     )
+    _record_update(identity, locked, before)
     return locked
+
+
+def _record_update(identity: Identity, account: ServiceAccount, before: dict) -> None:
+    """``serviceaccount.update`` for a new name or role (old and new values in the details),
+    ``serviceaccount.disable`` / ``.enable`` for the switch; nothing for a change to the same."""
+    details = {
+        field: {"from": before[field], "to": getattr(account, field)}
+        for field in ("name", "role")
+        if field in before and before[field] != getattr(account, field)
+    }
+    if details:
+        record("serviceaccount.update", actor=identity, target=account, details=details)
+    if "is_disabled" in before and before["is_disabled"] != account.is_disabled:
+        action = "serviceaccount.disable" if account.is_disabled else "serviceaccount.enable"
+        record(action, actor=identity, target=account)
 
 
 @transaction.atomic
@@ -298,4 +334,6 @@ def service_account_delete(*, identity: Identity, account: ServiceAccount) -> No
     if locked is None:
         raise NotFound()
     check_can_manage_account(identity, locked)
+    target, tokens = Target.of(locked), locked.tokens.count()
     locked.delete()
+    record("serviceaccount.delete", actor=identity, target=target, details={"tokens": tokens})

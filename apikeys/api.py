@@ -40,19 +40,21 @@ def keys(request: AppRequest) -> JsonResponse:
 @api_view({"DELETE": APIKEYS_WRITE})
 def key_detail(request: AppRequest, key_id: str) -> JsonResponse:
     key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
-    api_key_delete(key=key)
+    api_key_delete(identity=request.identity, key=key)
     return JsonResponse({"message": "API key deleted"})
 
 
 @api_view({"POST": APIKEYS_WRITE})
 def migrate_all(request: AppRequest) -> JsonResponse:
-    return JsonResponse(migrate_keys(request.identity.org).to_api())
+    return JsonResponse(migrate_keys(request.identity.org, actor=request.identity).to_api())
 
 
 @api_view({"POST": APIKEYS_WRITE})
 def migrate_one(request: AppRequest, key_id: str) -> JsonResponse:
     key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
-    result = migrate_keys(request.identity.org, key_ids=[key.pk], mark_org=False)
+    result = migrate_keys(
+        request.identity.org, actor=request.identity, key_ids=[key.pk], mark_org=False
+    )
     if result.failed:
         raise ApiError(409, result.failed_details[0])
     account = result.last_account
@@ -70,5 +72,5 @@ def migration_status(request: AppRequest) -> JsonResponse:
 
 @api_view({"POST": APIKEYS_WRITE})
 def hide(request: AppRequest) -> JsonResponse:
-    hide_api_keys(request.identity.org)
+    hide_api_keys(identity=request.identity)
     return JsonResponse({"message": "API keys hidden"})

@@ -17,8 +17,9 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.access import Identity, check_role_ceiling
+from accounts.audit.services import Actor, Target, record, record_all
 from accounts.errors import Conflict, NotFound, Refusal, message_of
-from accounts.models import Organization, ServiceAccount
+from accounts.models import Organization, ServiceAccount, isoformat
 from accounts.names import fits, login_slug, name_key
 from accounts.roles import Role
 from accounts.services import MAX_SECONDS_TO_LIVE, clean_name, save_unique
@@ -98,7 +99,12 @@ def api_key_create(
         expires_at=now + timedelta(seconds=seconds_to_live) if seconds_to_live else None,
     )
     save_unique(key, conflict=f"An API key named '{name}' already exists.")
+    record("apikey.create", actor=identity, target=key, details=_key_details(key))
     return key, secret
+
+
+def _key_details(key: ApiKey) -> dict:
+    return {"role": key.role, "expiration": isoformat(key.expires_at)}
 
 
 def _lock_org(org_id: int) -> Organization:
@@ -108,13 +114,15 @@ def _lock_org(org_id: int) -> Organization:
 
 
 @transaction.atomic
-def api_key_delete(*, key: ApiKey) -> None:
+def api_key_delete(*, identity: Identity, key: ApiKey) -> None:
     """Delete a key that is still a legacy key. A migration that took the org lock first has
     turned it into a token that keeps the same string working: then it is gone as a key."""
     _lock_org(key.org_id)
+    target, details = Target.of(key), _key_details(key)
     deleted, _ = ApiKey.objects.filter(pk=key.pk).unmigrated().delete()
     if not deleted:
         raise NotFound("API key not found")
+    record("apikey.delete", actor=identity, target=target, details=details)
 
 
 # --- Migration ----------------------------------------------------------------------------
@@ -248,6 +256,7 @@ def plan_migration(org: Organization) -> Iterator[PlannedAccount]:
 def migrate_keys(
     org: Organization,
     *,
+    actor: Identity | Actor,
     key_ids: Iterable[int] | None = None,
     mark_org: bool = True,
     progress: Callable[[int], None] | None = None,
@@ -259,10 +268,13 @@ def migrate_keys(
     process dies, every key of a committed batch is fully migrated and the others untouched;
     running again finishes them. A key that fails is left as it was and reported; the others go
     on. The run whose last batch finds no unmigrated key left marks the org, so new keys are
-    refused. ``progress`` gets the number of keys done after each batch.
+    refused. ``progress`` gets the number of keys done after each batch. Each migrated key has
+    its ``apikey.migrate`` event, written with it; a run over all keys ends with an
+    ``apikey.migrate-all`` event with the counts, in its last batch.
     """
     now = timezone.now()
     result = MigrationResult()
+    actor = Actor.of(actor) if isinstance(actor, Identity) else actor  # named once per run
     keys = _unmigrated_keys(org)
     if key_ids is not None:
         keys = keys.filter(pk__in=list(key_ids))
@@ -271,10 +283,13 @@ def migrate_keys(
         with transaction.atomic():
             locked = _lock_org(org.pk)
             batch = _next_batch(keys, after)
-            _migrate_batch(locked, batch, now, result)
+            _migrate_batch(locked, batch, now, result, actor)
             last = len(batch) < MIGRATION_BATCH_SIZE
             if last and mark_org:
                 _mark_migrated_when_done(locked, now)
+            if last and key_ids is None:
+                summary = {"total": result.total, "migrated": result.migrated, "failed": result.failed}
+                record("apikey.migrate-all", actor=actor, org=locked, target=locked, details=summary)
         if batch and progress is not None:
             progress(result.total)
         if last:
@@ -291,7 +306,7 @@ def _mark_migrated_when_done(org: Organization, now: datetime) -> None:
 
 
 def _migrate_batch(
-    org: Organization, keys: list[ApiKey], now: datetime, result: MigrationResult
+    org: Organization, keys: list[ApiKey], now: datetime, result: MigrationResult, actor: Actor
 ) -> None:
     """All of ``keys`` in bulk inserts; if those fail, again key by key, each in its own
     savepoint, so one bad key cannot hold the others back."""
@@ -306,7 +321,7 @@ def _migrate_batch(
             result.key_failed(key, exc)
     try:
         with transaction.atomic():
-            accounts = _create_accounts(org, planned, now)
+            accounts = _create_accounts(org, planned, now, actor)
     except Exception:
         logger.warning("bulk migration of %d API keys failed; going key by key", len(planned))
     else:
@@ -316,7 +331,7 @@ def _migrate_batch(
     for item in planned:
         try:
             with transaction.atomic():
-                [account] = _create_accounts(org, [item], now)
+                [account] = _create_accounts(org, [item], now, actor)
         except Exception as exc:  # reported per key, never fatal for the rest
             logger.exception("migrating API key %s failed", item.key.pk)
             result.key_failed(item.key, exc)
@@ -325,10 +340,10 @@ def _migrate_batch(
 
 
 def _create_accounts(
-    org: Organization, planned: list[PlannedAccount], now: datetime
+    org: Organization, planned: list[PlannedAccount], now: datetime, actor: Actor
 ) -> list[ServiceAccount]:
     """Turn each planned key into a service account whose token has the key's own digest:
-    accounts, then tokens, then the keys, one bulk query each."""
+    accounts, then tokens, then the keys, then their audit events, one bulk query each."""
     accounts = ServiceAccount.objects.bulk_create(
         ServiceAccount(
             org=org,
@@ -361,6 +376,14 @@ def _create_accounts(
     ApiKey.objects.filter(pk__in=[item.key.pk for item in planned]).update(
         migrated_at=now, service_account=Subquery(token.values("service_account")[:1])
     )
+    events = [
+        (
+            Target.of(item.key),
+            {**_key_details(item.key), "serviceAccount": {"id": account.pk, "name": account.name}},
+        )
+        for item, account in zip(planned, accounts, strict=True)
+    ]
+    record_all("apikey.migrate", actor=actor, org=org, events=events)
     return accounts
 
 
@@ -373,14 +396,16 @@ def _failure_reason(exc: Exception) -> str:
 
 
 @transaction.atomic
-def hide_api_keys(org: Organization) -> None:
+def hide_api_keys(*, identity: Identity) -> None:
     """Hide the page for good; only once no key is left that would need it. Checked under the
     org lock, which creating a key takes too, so a key made at the same moment is either seen
     here or refused there."""
-    org = _lock_org(org.pk)
+    org = _lock_org(identity.org.pk)
     if ApiKey.objects.filter(org=org).unmigrated().exists():
         raise ValidationError(
             "Migrate or delete the remaining API keys before hiding the API keys page."
         )
-    org.api_keys_hidden = True
-    org.save(update_fields=["api_keys_hidden"])
+    if not org.api_keys_hidden:
+        org.api_keys_hidden = True
+        org.save(update_fields=["api_keys_hidden"])
+        record("apikeys.hide", actor=identity, target=org)

@@ -120,7 +120,7 @@ def api_key_delete_view(request: AppRequest, key_id: str) -> HttpResponse:
         return confirm(
             request, next_url=reverse("apikeys"), danger=True, nav_active="apikeys", key=key
         )
-    api_key_delete(key=key)
+    api_key_delete(identity=request.identity, key=key)
     messages.success(request, f"API key '{key.name}' deleted.")
     return action_done(request, event=KEYS_CHANGED, next_url=reverse("apikeys"))
 
@@ -131,7 +131,9 @@ def api_key_migrate_one(request: AppRequest, key_id: str) -> HttpResponse:
     key = scoped_get(request.identity, ApiKey.objects.unmigrated(), key_id)
     if request.method == "GET":
         return confirm(request, next_url=reverse("apikeys"), nav_active="apikeys", key=key)
-    result = migrate_keys(request.identity.org, key_ids=[key.pk], mark_org=False)
+    result = migrate_keys(
+        request.identity.org, actor=request.identity, key_ids=[key.pk], mark_org=False
+    )
     if (account := result.last_account) is not None:
         messages.success(request, f"API key '{key.name}' is now service account '{account}'.")
     else:
@@ -149,7 +151,7 @@ def migrate_all(request: AppRequest) -> HttpResponse:
     if request.method == "GET":
         context["plan"] = list(plan_migration(request.identity.org))
     else:
-        context["result"] = migrate_keys(request.identity.org)
+        context["result"] = migrate_keys(request.identity.org, actor=request.identity)
     if htmx_partial(request):
         partial = "dialog" if request.method == "GET" else "dialog_body"
         response = render(request, f"{MIGRATE_TEMPLATE}#{partial}", context)
@@ -172,7 +174,7 @@ def hide_view(request: AppRequest) -> HttpResponse:
             nav_active="apikeys",
         )
     try:
-        hide_api_keys(request.identity.org)
+        hide_api_keys(identity=request.identity)
     except ValidationError as exc:
         messages.error(request, message_of(exc))
         return action_done(request, event=KEYS_MIGRATED, next_url=reverse("apikeys"))

@@ -19,6 +19,7 @@ from django.http import HttpResponse
 from django.test import Client
 
 from accounts.access import Identity
+from accounts.audit.services import Actor
 from accounts.models import (
     Membership,
     Organization,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 PASSWORD = "correct-horse-battery-staple"
+SYSTEM = Actor.system("tests")  # the actor of changes a test makes without a request
 HTMX = {"HTTP_HX_REQUEST": "true"}
 T = TypeVar("T")
 

@@ -13,8 +13,9 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.access import Identity, check_can_act_as, check_can_manage_account
+from accounts.audit.services import Actor, Target, record
 from accounts.errors import Conflict, NotFound, Refusal
-from accounts.models import Organization, ServiceAccount, User
+from accounts.models import Organization, ServiceAccount, User, isoformat
 from accounts.names import fits, name_key
 from accounts.roles import Role
 from accounts.services import MAX_SECONDS_TO_LIVE, clean_name, save_unique
@@ -124,7 +125,17 @@ def token_create(
     if locked is None:
         raise NotFound()
     check_can_act_as(identity, locked)
-    return _save_new_token(account, name, expires_at, now)
+    token, secret = _save_new_token(account, name, expires_at, now)
+    record("token.create", actor=identity, target=token, details=_token_details(token))
+    return token, secret
+
+
+def _token_details(token: ServiceAccountToken) -> dict:
+    """What every token event says besides the token's name: its account and expiry."""
+    return {
+        "serviceAccount": {"id": token.service_account_id, "name": token.service_account.name},
+        "expiration": isoformat(token.expires_at),
+    }
 
 
 def _locked(token: ServiceAccountToken, *, with_account: bool = False) -> ServiceAccountToken:
@@ -147,8 +158,12 @@ def token_rename(
     name = clean_token_name(name)
     locked = _locked(token, with_account=True)
     check_can_manage_account(identity, locked.service_account)
+    before = locked.name
     locked.name = name
     save_unique(locked, conflict=_name_taken(name), update_fields=["name"])
+    if before != name:
+        details = {**_token_details(locked), "name": {"from": before, "to": name}}
+        record("token.rename", actor=identity, target=locked, details=details)
     return locked
 
 
@@ -163,6 +178,7 @@ def token_revoke(
         locked.is_revoked = True
         locked.revoked_at = now or timezone.now()
         locked.save(update_fields=["is_revoked", "revoked_at"])
+        record("token.revoke", actor=identity, target=locked, details=_token_details(locked))
     return locked
 
 
@@ -240,6 +256,11 @@ def token_rotate(
         old, conflict=_name_taken(old.name), update_fields=["name", "expires_at", "rotated_at"]
     )
     new, secret = _save_new_token(old.service_account, name, expires_at, now)
+    details = {
+        **_token_details(new),
+        "replaced": {"id": old.pk, "name": old.name, "expiration": isoformat(old.expires_at)},
+    }
+    record("token.rotate", actor=identity, target=new, details=details)
     return Rotation(old=old, new=new, secret=secret)
 
 
@@ -247,7 +268,9 @@ def token_rotate(
 def token_delete(*, identity: Identity, token: ServiceAccountToken) -> None:
     locked = _locked(token, with_account=True)
     check_can_manage_account(identity, locked.service_account)
+    target, details = Target.of(locked), _token_details(locked)
     locked.delete()
+    record("token.delete", actor=identity, target=target, details=details)
 
 
 # --- Expiry warnings (manage.py notify_expiring_tokens) -----------------------------------

@@ -78,10 +78,10 @@ def test_huge_api_key_lifetime_is_refused_even_without_a_maximum(admin_client, s
     assert b"must be at most" in response.content
 
 
-def test_api_keys_page_cannot_be_hidden_while_keys_remain(client, admin, org, make_key):
+def test_api_keys_page_cannot_be_hidden_while_keys_remain(client, org_admin, org, make_key):
     make_key("still here")
     with pytest.raises(ValidationError):
-        hide_api_keys(org)
+        hide_api_keys(identity=org_admin)
     assert call(client, "POST", "/api/serviceaccounts/hideApiKeys").status_code == 400
     org.refresh_from_db()
     assert not org.api_keys_hidden

@@ -9,7 +9,7 @@ from accounts.models import ServiceAccount
 from apikeys import services
 from apikeys.models import ApiKey
 from apikeys.services import migrate_keys, plan_migration
-from tests.helpers import bearer, half_migrated
+from tests.helpers import SYSTEM, bearer, half_migrated
 from tokens.models import ServiceAccountToken
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,7 @@ def test_batches_commit_in_turn_and_the_org_is_marked_after_the_last(org, make_k
         org.refresh_from_db()
         seen.append((done, unmigrated(org), org.api_keys_migrated_at is not None))
 
-    result = migrate_keys(org, progress=progress)
+    result = migrate_keys(org, actor=SYSTEM, progress=progress)
     assert (result.total, result.migrated, result.failed) == (5, 5, 0)
     assert seen == [(2, 3, False), (4, 1, False), (5, 0, True)]
 
@@ -47,7 +47,7 @@ def test_a_batch_takes_the_same_queries_for_2_keys_as_for_40(org, make_key):
         for number in range(count):
             make_key(f"{count}-{number}")
         with CaptureQueriesContext(connection) as queries:
-            assert migrate_keys(org, mark_org=False).migrated == count
+            assert migrate_keys(org, actor=SYSTEM, mark_org=False).migrated == count
         return len(queries)
 
     assert queries_for(2) == queries_for(40)
@@ -63,7 +63,7 @@ def test_a_run_that_dies_after_a_batch_leaves_whole_keys_and_a_rerun_finishes(
         raise Crash
 
     with pytest.raises(Crash):
-        migrate_keys(org, progress=die)
+        migrate_keys(org, actor=SYSTEM, progress=die)
     assert unmigrated(org) == 3
     assert ServiceAccount.objects.filter(org=org).count() == 2
     assert half_migrated(connection.cursor()) == []
@@ -72,7 +72,7 @@ def test_a_run_that_dies_after_a_batch_leaves_whole_keys_and_a_rerun_finishes(
     # Migrated or not, every key still works: as its account's token, or as a legacy key.
     assert [client.get("/api/org", **bearer(s)).status_code for s in secrets] == [200] * 5
 
-    result = migrate_keys(org)
+    result = migrate_keys(org, actor=SYSTEM)
     assert (result.total, result.migrated, result.failed) == (3, 3, 0)
     assert half_migrated(connection.cursor()) == []
     assert ServiceAccountToken.objects.filter(service_account__org=org).count() == 5
@@ -99,12 +99,12 @@ def test_a_run_that_dies_inside_a_batch_leaves_that_batch_untouched(
 
     monkeypatch.setattr(ServiceAccountToken.objects, "bulk_create", insert_then_die)
     with pytest.raises(Crash):
-        migrate_keys(org)
+        migrate_keys(org, actor=SYSTEM)
     assert unmigrated(org) == 3
     assert ServiceAccount.objects.filter(org=org).count() == 2
     assert half_migrated(connection.cursor()) == []
     monkeypatch.undo()
-    assert migrate_keys(org).migrated == 3
+    assert migrate_keys(org, actor=SYSTEM).migrated == 3
     assert half_migrated(connection.cursor()) == []
 
 
@@ -115,7 +115,7 @@ def test_a_key_the_database_refuses_fails_alone_and_the_batch_goes_on(org, make_
     # A token that already has the key's digest: the bulk insert breaks the unique index.
     squatter = make_account("squatter")
     ServiceAccountToken.objects.create(service_account=squatter, name="copy", digest=bad.digest)
-    result = migrate_keys(org)
+    result = migrate_keys(org, actor=SYSTEM)
     assert (result.total, result.migrated, result.failed) == (3, 2, 1)
     assert result.failed_ids == [bad.pk]
     assert result.failed_details == [
@@ -134,7 +134,7 @@ def test_names_taken_in_an_earlier_batch_or_the_same_one_get_a_suffix(org, make_
     for name in ("a b", "x", "a-b", "a-b-001"):
         make_key(name)
     planned = {(p.key.name, p.name, p.login) for p in plan_migration(org)}
-    migrate_keys(org)
+    migrate_keys(org, actor=SYSTEM)
     made = {
         (key.name, key.service_account.name, key.service_account.login)
         for key in ApiKey.objects.select_related("service_account")
@@ -161,7 +161,7 @@ def test_a_key_without_a_free_name_is_refused_in_the_summary(org, make_key):
     )
     x, _ = make_key("x")
     make_key("y")
-    result = migrate_keys(org)
+    result = migrate_keys(org, actor=SYSTEM)
     assert (result.total, result.migrated, result.failed) == (2, 1, 1)
     assert result.failed_ids == [x.pk]
     assert result.failed_details == ["API key 'x': No free service account name for API key 'x'."]

@@ -18,6 +18,8 @@ from apikeys import services
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, hide_api_keys, migrate_keys
 from tests.helpers import (
+    SYSTEM,
+    identity_of,
     basic_auth,
     bearer,
     half_migrated,
@@ -94,7 +96,7 @@ def test_deleting_a_key_a_migration_batch_is_moving_answers_404(org, make_key, c
     name, client = channel
     key, secret = make_key("deploy")
     send = client.delete if name == "api" else client.post
-    response = while_held(lambda: migrate_keys(org), lambda: send(delete_path(name, key)))
+    response = while_held(lambda: migrate_keys(org, actor=SYSTEM), lambda: send(delete_path(name, key)))
     assert response.status_code == 404
     key.refresh_from_db()
     assert key.migrated_at is not None
@@ -150,8 +152,9 @@ def test_hiding_while_a_key_is_being_created_sees_the_key(org, org_admin, channe
 
 
 def test_creating_a_key_while_the_page_is_being_hidden_is_refused(org, admin):
+    identity = identity_of(admin, org)
     response = while_held(
-        lambda: hide_api_keys(Organization.objects.get(pk=org.pk)),
+        lambda: hide_api_keys(identity=identity),
         lambda: Client().post(
             "/api/auth/keys",
             {"name": "late", "role": "Viewer"},

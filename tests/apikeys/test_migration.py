@@ -12,7 +12,7 @@ from accounts.services import service_account_create
 from apikeys import services
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, migrate_keys, plan_migration
-from tests.helpers import basic_auth, bearer, in_parallel, needs_postgresql
+from tests.helpers import SYSTEM, basic_auth, bearer, in_parallel, needs_postgresql
 from tokens.models import ServiceAccountToken
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def test_one_key_becomes_an_account_whose_token_is_the_same_key(client, org, mak
     key, secret = make_key("deploy bot", Role.EDITOR)
     ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now() - timedelta(days=1))
     key.refresh_from_db()
-    result = migrate_keys(org)
+    result = migrate_keys(org, actor=SYSTEM)
     assert (result.total, result.migrated, result.failed) == (1, 1, 0)
     account = ServiceAccount.objects.get()
     assert (account.name, account.login, account.role) == (
@@ -52,7 +52,7 @@ def test_one_key_becomes_an_account_whose_token_is_the_same_key(client, org, mak
 
 def test_migrated_key_acts_as_the_account(client, org, make_key):
     _, secret = make_key("ops", Role.ADMIN)
-    migrate_keys(org)
+    migrate_keys(org, actor=SYSTEM)
     ServiceAccount.objects.update(is_disabled=True)
     assert client.get("/api/org", **bearer(secret)).status_code == 401
 
@@ -61,7 +61,7 @@ def test_all_keys_including_expired_ones(org, make_key):
     make_key("a")
     expired, _ = make_key("b")
     ApiKey.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=3))
-    result = migrate_keys(org)
+    result = migrate_keys(org, actor=SYSTEM)
     assert (result.total, result.migrated) == (2, 2)
     assert ServiceAccountToken.objects.get(name="b").is_expired()
 
@@ -69,7 +69,7 @@ def test_all_keys_including_expired_ones(org, make_key):
 def test_name_collisions_get_a_numbered_suffix(org, org_admin, make_key):
     service_account_create(identity=org_admin, name="sa-autogen-deploy")
     make_key("deploy")
-    migrate_keys(org)
+    migrate_keys(org, actor=SYSTEM)
     account = ServiceAccount.objects.get(name__startswith="sa-autogen-deploy-")
     assert account.name == "sa-autogen-deploy-001"
     assert account.login == f"sa-autogen-{org.pk}-deploy-001"
@@ -79,7 +79,7 @@ def test_other_orgs_are_untouched(org, other_org, outsider, make_key):
     make_key("mine")
     theirs_identity = Identity(kind="user", org=other_org, role=Role.ADMIN, user=outsider)
     theirs, _ = make_key("theirs", identity=theirs_identity)
-    migrate_keys(org)
+    migrate_keys(org, actor=SYSTEM)
     theirs.refresh_from_db()
     assert theirs.migrated_at is None
     other_org.refresh_from_db()
@@ -89,8 +89,8 @@ def test_other_orgs_are_untouched(org, other_org, outsider, make_key):
 
 def test_a_second_run_migrates_nothing(org, make_key):
     make_key("a")
-    migrate_keys(org)
-    again = migrate_keys(org)
+    migrate_keys(org, actor=SYSTEM)
+    again = migrate_keys(org, actor=SYSTEM)
     assert (again.total, again.migrated, again.failed) == (0, 0, 0)
     assert ServiceAccount.objects.count() == 1
 
@@ -109,7 +109,7 @@ def test_a_failing_key_is_left_as_it_was_and_reported(
     bad, _ = make_key("bad one")
     make_key("good two")
     fail_token_inserts("bad one")
-    result = migrate_keys(org)
+    result = migrate_keys(org, actor=SYSTEM)
     assert (result.total, result.migrated, result.failed) == (3, 2, 1)
     assert result.failed_ids == [bad.pk]
     assert result.failed_details == [
@@ -122,7 +122,7 @@ def test_a_failing_key_is_left_as_it_was_and_reported(
     org.refresh_from_db()
     assert org.api_keys_migrated_at is None  # not everything moved: keys stay allowed
     monkeypatch.undo()
-    retry = migrate_keys(org)
+    retry = migrate_keys(org, actor=SYSTEM)
     assert (retry.total, retry.migrated) == (1, 1)
 
 
@@ -130,7 +130,7 @@ def test_progress_is_reported(org, make_key):
     for number in range(3):
         make_key(f"k{number}")
     seen = []
-    migrate_keys(org, progress=seen.append)
+    migrate_keys(org, actor=SYSTEM, progress=seen.append)
     assert seen == [3]
 
 
@@ -155,6 +155,6 @@ def test_eight_parallel_migrate_all_requests_migrate_each_key_once(org_admin, or
 
 def test_autogen_name_is_truncated_to_fit(org, make_key):
     make_key("x" * 190)
-    migrate_keys(org)
+    migrate_keys(org, actor=SYSTEM)
     assert len(ServiceAccount.objects.get().name) <= ServiceAccount.NAME_MAX_LENGTH
     assert services.AUTOGEN_PREFIX == "sa-autogen"

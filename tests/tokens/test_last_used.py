@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apikeys.models import ApiKey
 from apikeys.services import migrate_keys
-from tests.helpers import basic_api_key, bearer
+from tests.helpers import SYSTEM, basic_api_key, bearer
 from tokens.models import ServiceAccountToken
 
 pytestmark = pytest.mark.django_db
@@ -105,7 +105,7 @@ def test_credentials_never_reach_the_stored_agent(client, make_token, how):
 def test_a_migrated_key_records_on_its_token_and_a_legacy_key_only_the_time(client, org, make_key):
     migrated, migrated_secret = make_key("old")
     legacy, legacy_secret = make_key("new")
-    migrate_keys(org, key_ids=[migrated.pk])
+    migrate_keys(org, actor=SYSTEM, key_ids=[migrated.pk])
     for secret in (migrated_secret, legacy_secret):
         use(client, secret)
     token = ServiceAccountToken.objects.get(digest=migrated.digest)

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.audit.services import Actor
 from accounts.models import Organization
 from apikeys.models import ApiKey
 from apikeys.services import MigrationResult, migrate_keys, plan_migration
@@ -56,7 +57,11 @@ class Command(BaseCommand):
             bar = "#" * filled + "-" * (BAR_WIDTH - filled)
             self.stderr.write(f"\r  [{bar}] {done}/{total}", ending="")
 
-        result = migrate_keys(org, progress=progress if total else None)
+        result = migrate_keys(
+            org,
+            actor=Actor.system("manage.py migrate_api_keys"),
+            progress=progress if total else None,
+        )
         if total:
             self.stderr.write("")
         self.stdout.write(

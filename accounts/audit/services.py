@@ -1,0 +1,167 @@
+"""``record``: the one way an audit event is written (DESIGN §13).
+
+Services call it inside their own transaction, after the change and with the identity that made
+it, so a change and its event commit or roll back together. Views never call it, and no signal
+does. Nothing passed here may be a secret, a digest or a password: targets are named by their
+display names, and ``details`` holds names, roles, counts and dates only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import EllipsisType
+from typing import Any
+
+from django.apps import apps
+from django.db import models
+from django.http import HttpRequest
+
+from accounts.access import Identity
+from accounts.audit.models import NAME_MAX_LENGTH, ActorType, AuditEvent
+from accounts.backends import find_user
+from accounts.models import Organization, ServiceAccount, User
+from accounts.network import client_address
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who made a change, as the event keeps it."""
+
+    type: ActorType
+    id: int | None
+    name: str
+    address: str | None = None
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        """A management command or another job nobody signed in for."""
+        return cls(ActorType.SYSTEM, None, name)
+
+    @classmethod
+    def of(cls, identity: Identity) -> Actor:
+        """The person, service account or legacy key behind ``identity``."""
+        if identity.kind == "user" and identity.user is not None:
+            user = identity.user
+            return cls(ActorType.USER, user.pk, user.get_username(), identity.address)
+        if identity.kind == "service-account":
+            model: type[models.Model] = ServiceAccount
+            kind = ActorType.SERVICE_ACCOUNT
+        else:  # the apikeys app is named, not imported: accounts imports no credential app
+            model, kind = apps.get_model("apikeys", "ApiKey"), ActorType.API_KEY
+        name = model._default_manager.filter(pk=identity.credential_id).values_list(
+            "name", flat=True
+        )
+        return cls(kind, identity.credential_id, name.first() or "", identity.address)
+
+
+# What each kind of object is called in an event's ``target_type``.
+TARGET_TYPES = {
+    "accounts.organization": "org",
+    "accounts.user": "user",
+    "accounts.serviceaccount": "service-account",
+    "accounts.team": "team",
+    "accounts.permission": "permission",
+    "tokens.serviceaccounttoken": "token",
+    "apikeys.apikey": "api-key",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    type: str
+    id: int | None
+    name: str
+
+    @classmethod
+    def of(cls, obj: models.Model) -> Target:
+        """An object of one of the ``TARGET_TYPES``, by its display name (a user's login)."""
+        name = obj.get_username() if isinstance(obj, User) else str(obj)
+        return cls(TARGET_TYPES[obj._meta.label_lower], obj.pk, name)
+
+
+def record(
+    action: str,
+    *,
+    actor: Identity | Actor,
+    target: models.Model | Target | None = None,
+    org: Organization | int | EllipsisType | None = ...,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Write one event. ``org`` defaults to the acting identity's org; an ``Actor`` (the
+    system, a sign-in) names it, None being server level. Called in the change's transaction,
+    so a failure here undoes the change too."""
+    if isinstance(actor, Identity):
+        if org is ...:
+            org = actor.org
+        actor = Actor.of(actor)
+    if org is ...:
+        raise TypeError("record() needs the org when the actor is not an identity")
+    if isinstance(target, models.Model):
+        target = Target.of(target)
+    [event] = write([_event(action, actor, org, target, details)])
+    return event
+
+
+def record_all(
+    action: str,
+    *,
+    actor: Actor,
+    org: Organization,
+    events: Sequence[tuple[Target, dict[str, Any]]],
+) -> None:
+    """``record`` for many targets of one change at once (a migration batch): one INSERT."""
+    write([_event(action, actor, org, target, details) for target, details in events])
+
+
+def _event(
+    action: str,
+    actor: Actor,
+    org: Organization | int | None,
+    target: Target | None,
+    details: dict[str, Any] | None,
+) -> AuditEvent:
+    return AuditEvent(
+        org_id=org.pk if isinstance(org, Organization) else org,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        actor_name=actor.name[:NAME_MAX_LENGTH],
+        action=action,
+        target_type=target.type if target else "",
+        target_id=target.id if target else None,
+        target_name=target.name[:NAME_MAX_LENGTH] if target else "",
+        details=details or {},
+        address=actor.address,
+    )
+
+
+def write(events: list[AuditEvent]) -> list[AuditEvent]:
+    """The one place events reach the database."""
+    return AuditEvent.objects.bulk_create(events)
+
+
+SIGN_IN_OUTCOMES = ("success", "failure", "lockout")
+
+
+def record_sign_in(
+    request: HttpRequest, *, login: str, outcome: str, via: str, user: User | None = None
+) -> AuditEvent:
+    """A password sign-in (``via`` the login page or the API's Basic auth), server level.
+    The login is kept as typed (cut short); the password never reaches this function. A
+    refused one names the account the login belongs to, if any."""
+    assert outcome in SIGN_IN_OUTCOMES
+    if user is None:
+        user = find_user(login.strip())
+    address = client_address(request)
+    actor = (
+        Actor(ActorType.USER, user.pk, user.get_username(), address)
+        if user is not None
+        else Actor(ActorType.USER, None, "", address)
+    )
+    return record(
+        f"signin.{outcome}",
+        actor=actor,
+        target=user,
+        org=None,
+        details={"login": login[:NAME_MAX_LENGTH], "via": via},
+    )
