@@ -32,6 +32,7 @@ from accounts.network import client_address
 from accounts.roles import Role
 from tokens import format as token_format
 from tokens.models import USER_AGENT_MAX_LENGTH, ServiceAccountToken
+from tokens.services import record_expiries
 
 logger = logging.getLogger("keyhouse.auth")
 
@@ -240,6 +241,8 @@ def identity_for(found: FoundCredential, org_id: int | None, request: HttpReques
     if found.is_revoked:
         raise AuthenticationFailed(f"{label} is revoked")
     if found.expires_at is not None and found.expires_at <= now:
+        if found.model is ServiceAccountToken:
+            _record_expiry(found.pk, now)
         raise AuthenticationFailed(f"{label} has expired")
     if found.is_disabled:
         raise AuthenticationFailed(f"service account {found.owner_id} is disabled")
@@ -261,6 +264,15 @@ def identity_for(found: FoundCredential, org_id: int | None, request: HttpReques
         credential_id=found.owner_id,
         credential=credential,
     )
+
+
+def _record_expiry(token_id: int, now: datetime) -> None:
+    """The audit log's ``token.expire``, the first time an expired token is presented;
+    like last use, losing it never changes the answer."""
+    try:
+        record_expiries(ServiceAccountToken.objects.filter(pk=token_id), now)
+    except DatabaseError:
+        logger.warning("could not record the expiry of token %s", token_id)
 
 
 def touch_last_used(found: FoundCredential, now: datetime, request: HttpRequest) -> None:

@@ -45,6 +45,8 @@ class ServiceAccountToken(NamedModel):
     rotated_at = models.DateTimeField(null=True, blank=True)
     # When the expiry digest (manage.py notify_expiring_tokens) last named this token.
     expiry_notified_at = models.DateTimeField(null=True, blank=True)
+    # When the audit log first recorded that the token had expired (at most once).
+    expiry_recorded_at = models.DateTimeField(null=True, blank=True)
 
     objects = ServiceAccountTokenQuerySet.as_manager()
 

@@ -273,6 +273,33 @@ def token_delete(*, identity: Identity, token: ServiceAccountToken) -> None:
     record("token.delete", actor=identity, target=target, details=details)
 
 
+EXPIRY_ACTOR = Actor.system("token expiry")
+
+
+def record_expiries(tokens: models.QuerySet[ServiceAccountToken], now: datetime) -> int:
+    """Write ``token.expire`` for each of ``tokens`` that has expired and has none yet, in
+    its org; returns how many. Called where an expiry is first seen (a request with the
+    token, the expiry digest's run), so each token gets the event at most once: the
+    conditional UPDATE claims it, and only the request that changed the row records."""
+    expired = tokens.filter(expires_at__lte=now, expiry_recorded_at__isnull=True)
+    recorded = 0
+    with transaction.atomic():
+        for token in expired.select_related("service_account"):
+            claimed = ServiceAccountToken.objects.filter(
+                pk=token.pk, expiry_recorded_at__isnull=True
+            ).update(expiry_recorded_at=now)
+            if claimed:
+                record(
+                    "token.expire",
+                    actor=EXPIRY_ACTOR,
+                    org=token.service_account.org_id,
+                    target=token,
+                    details=_token_details(token),
+                )
+                recorded += 1
+    return recorded
+
+
 # --- Expiry warnings (manage.py notify_expiring_tokens) -----------------------------------
 
 
@@ -306,8 +333,10 @@ def send_expiry_digests(*, now: datetime | None = None) -> list[DigestOutcome]:
     Tokens are claimed (marked, in a short transaction, skipping rows another run holds)
     before the mail goes out and released if it cannot be sent, so a later run retries them.
     An org without an Admin who has an e-mail address is skipped and retried next time.
+    Tokens that expired since the last run get their ``token.expire`` audit event first.
     """
     now = now or timezone.now()
+    record_expiries(ServiceAccountToken.objects.all(), now)
     org_ids = _unannounced(None, now).values_list("service_account__org_id", flat=True)
     outcomes = []
     for org in Organization.objects.filter(pk__in=org_ids).order_by("pk"):

@@ -74,8 +74,9 @@ class Target:
     name: str
 
     @classmethod
-    def of(cls, obj: models.Model) -> Target:
+    def of(cls, obj: models.Model | None) -> Target:
         """An object of one of the ``TARGET_TYPES``, by its display name (a user's login)."""
+        assert obj is not None
         name = obj.get_username() if isinstance(obj, User) else str(obj)
         return cls(TARGET_TYPES[obj._meta.label_lower], obj.pk, name)
 

@@ -9,13 +9,14 @@ checked against what is actually in the database when the change is made.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models, transaction
 
 from accounts.access import Identity, check_can_manage_account, check_grant_ceiling
+from accounts.audit.services import Target, record
 from accounts.errors import Conflict, NotFound, Refusal
 from accounts.models import Membership, ServiceAccount, User
 from accounts.services import clean_name, save_unique
@@ -61,6 +62,7 @@ def permission_create(*, identity: Identity, name: str, description: str = "") -
         raise Conflict(taken)
     permission = Permission(org=identity.org, name=name, description=description)
     save_unique(permission, conflict=taken)
+    record("permission.create", actor=identity, target=permission)
     return permission
 
 
@@ -76,6 +78,7 @@ def permission_delete(*, identity: Identity, name: str) -> None:
         raise NotFound(f"No permission named '{name}'.")
     TeamPermission.objects.filter(team__org=org, permission=name).delete()
     ServiceAccountPermission.objects.filter(service_account__org=org, permission=name).delete()
+    record("permission.delete", actor=identity, target=permission)
     permission.delete()
 
 
@@ -118,6 +121,10 @@ def _replace_grants(
     make._default_manager.bulk_create(
         [make(permission=name, **{make.HOLDER: holder}) for name in sorted(names - held)]
     )
+    if names != held:
+        action = "team.permissions" if isinstance(holder, Team) else "serviceaccount.permissions"
+        details = {"granted": sorted(names - held), "revoked": sorted(held - names)}
+        record(action, actor=identity, target=holder, details=details)
     return sorted(names)
 
 
@@ -186,6 +193,7 @@ def _lock_team(team: Team) -> Team:
 def team_create(*, identity: Identity, name: str, email: str = "") -> Team:
     team = Team(org=identity.org, name=_clean_team_name(name), email=_clean_email(email))
     save_unique(team, conflict=_name_taken(team.name))
+    record("team.create", actor=identity, target=team, details={"email": team.email})
     return team
 
 
@@ -196,8 +204,15 @@ def team_update(*, identity: Identity, team: Team, name: str, email: str = "") -
     team = _lock_team(team)
     if team.is_everyone:
         raise Refusal(EVERYONE_IS_FIXED)
+    details = {
+        field: {"from": old, "to": new}
+        for field, old, new in (("name", team.name, name), ("email", team.email, email))
+        if old != new
+    }
     team.name, team.email = name, email
     save_unique(team, conflict=_name_taken(name), update_fields=["name", "email", "updated_at"])
+    if details:
+        record("team.update", actor=identity, target=team, details=details)
     return team
 
 
@@ -207,6 +222,7 @@ def team_delete(*, identity: Identity, team: Team) -> None:
     team = _lock_team(team)
     if team.is_everyone:
         raise Refusal(EVERYONE_IS_FIXED)
+    record("team.delete", actor=identity, target=team)
     team.delete()
 
 
@@ -247,7 +263,14 @@ def team_member_add(
         raise NotFound()
     check_grant_ceiling(identity, team.grants.values_list("permission", flat=True))
     save_unique(member, conflict=already)
+    record("team.member.add", actor=identity, target=team, details=_member(user, service_account))
     return member
+
+
+def _member(user: User | None, service_account: ServiceAccount | None) -> dict[str, Any]:
+    """The details of a team membership event: who joined or left."""
+    principal = Target.of(user if user is not None else service_account)
+    return {"member": {"type": principal.type, "id": principal.id, "name": principal.name}}
 
 
 @transaction.atomic
@@ -271,3 +294,6 @@ def team_member_remove(
     deleted, _ = members.delete()
     if not deleted:
         raise NotFound("Not a member of this team.")
+    record(
+        "team.member.remove", actor=identity, target=team, details=_member(user, service_account)
+    )
