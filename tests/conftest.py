@@ -1,16 +1,22 @@
 """Personas shared by every test: two orgs and one user per role. Helper functions that are
 not fixtures live in tests/helpers.py."""
 
+import json
+from dataclasses import dataclass, field
+
 import pytest
 from django.core.management import call_command
+from django.forms.models import model_to_dict
 from django.test import Client
 
 from accounts.access import Identity
-from accounts.models import Organization, ServiceAccount, User
+from accounts.models import AuditEvent, Organization, ServiceAccount, User
 from accounts.roles import Role
 from accounts.services import org_create, service_account_create
+from apikeys import format as key_format
 from apikeys.services import api_key_create
 from tests.helpers import make_user, signed_in
+from tokens import format as token_format
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -23,6 +29,56 @@ def _collected_static() -> None:
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@dataclass
+class AuditScan:
+    """The secrets a test made (tokens, keys and their digests, passwords) and the JSON of
+    every audit event it wrote, from any thread (the browser tests' server included)."""
+
+    secrets: set[str] = field(default_factory=set)
+    events: list[str] = field(default_factory=list)
+
+    def leaks(self) -> list[str]:
+        return sorted({secret for secret in self.secrets for e in self.events if secret in e})
+
+
+PASSWORD_MIN_SCAN = 8  # shorter test passwords ("wrong") are words an event may well contain
+
+
+@pytest.fixture(autouse=True)
+def audit_scan(monkeypatch) -> AuditScan:
+    """No secret, digest or password ever appears in an audit event (DESIGN §13): every
+    secret the test run creates is collected where it is made, every event where it is
+    saved, and each test ends by looking for the one in the other."""
+    scan = AuditScan()
+    for module in (token_format, key_format):
+
+        def generate(*args, _module=module, _original=module.generate, **kwargs):
+            secret = _original(*args, **kwargs)
+            scan.secrets.update({secret, _module.digest(secret)})
+            if _module is key_format:  # the random part inside a legacy key's JSON too
+                scan.secrets.add(key_format.parse(secret).secret)
+            return secret
+
+        monkeypatch.setattr(module, "generate", generate)
+    set_password = User.set_password
+
+    def collecting_set_password(user, raw):
+        if raw and len(raw) >= PASSWORD_MIN_SCAN:
+            scan.secrets.add(raw)
+        set_password(user, raw)
+
+    monkeypatch.setattr(User, "set_password", collecting_set_password)
+    save = AuditEvent.save
+
+    def collecting_save(event, *args, **kwargs):
+        scan.events.append(json.dumps(model_to_dict(event), default=str))
+        save(event, *args, **kwargs)
+
+    monkeypatch.setattr(AuditEvent, "save", collecting_save)
+    yield scan
+    assert not scan.leaks(), "an audit event contains a secret, digest or password"
 
 
 @pytest.fixture
