@@ -182,14 +182,18 @@ def _positive_int_param(request: HttpRequest, name: str, default: int) -> int:
     return value
 
 
-def paged(request: HttpRequest, queryset: QuerySet) -> tuple[dict[str, int], list]:
+def paged(
+    request: HttpRequest, queryset: QuerySet, *, total: int | None = None
+) -> tuple[dict[str, int], list]:
     """Grafana's ``page`` / ``perpage`` (at most 1000) for search endpoints: the envelope's
-    ``totalCount``, ``page`` and ``perPage``, and this page's rows (none past the end)."""
+    ``totalCount``, ``page`` and ``perPage``, and this page's rows (none past the end).
+    ``total`` is the count when the caller knows it cheaper than a COUNT."""
     page = _positive_int_param(request, "page", 1)
     per_page = _positive_int_param(request, "perpage", MAX_PER_PAGE)
     if per_page > MAX_PER_PAGE:
         raise ApiError(400, f"perpage must be at most {MAX_PER_PAGE}")
-    total = queryset.count()
+    if total is None:
+        total = queryset.count()
     offset = (page - 1) * per_page
     rows = list(queryset[offset : offset + per_page]) if offset < total else []
     return {"totalCount": total, "page": page, "perPage": per_page}, rows

@@ -334,7 +334,7 @@ def isoformat(value: datetime | None) -> str | None:
 # Teams, permissions and the audit log live in their own modules (DESIGN §10); importing them
 # here registers them with the app and keeps ``accounts.models`` the one place to import
 # models from.
-from accounts.audit.models import AuditEvent  # noqa: E402
+from accounts.audit.models import AuditEvent, AuditTally  # noqa: E402
 from accounts.teams.models import (  # noqa: E402
     Permission,
     ServiceAccountPermission,
@@ -345,6 +345,7 @@ from accounts.teams.models import (  # noqa: E402
 
 __all__ = [
     "AuditEvent",
+    "AuditTally",
     "Membership",
     "Organization",
     "Permission",

@@ -214,14 +214,14 @@ def membership_remove(*, identity: Identity, org: Organization, user: User) -> N
         raise Refusal(LAST_ADMIN_REMOVE)
     TeamMember.objects.filter(team__org=org, user=user).delete()
     membership.delete()
-    record(
-        "orgmember.remove", actor=identity, org=org, target=user, details={"role": membership.role}
-    )
     if user.current_org_id == org.pk:
         user.current_org = (
             Organization.objects.filter(memberships__user=user).order_by("pk").first()
         )
         user.save(update_fields=["current_org"])
+    record(
+        "orgmember.remove", actor=identity, org=org, target=user, details={"role": membership.role}
+    )
 
 
 def switch_org(*, user: User, org: Organization) -> None:

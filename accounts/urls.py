@@ -2,6 +2,7 @@ from django.urls import include, path
 
 from accounts import member_views, views
 from accounts import serviceaccount_views as sa_views
+from accounts.audit import views as audit_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +13,7 @@ urlpatterns = [
     path("org/users/<str:user_id>/role", member_views.org_user_role, name="org-user-role"),
     path("org/users/<str:user_id>/remove", member_views.org_user_remove, name="org-user-remove"),
     path("", include("accounts.teams.urls")),
+    path("org/audit", audit_views.audit_log, name="audit-log"),
     path("org/serviceaccounts", sa_views.service_account_list, name="serviceaccounts"),
     path(
         "org/serviceaccounts/create",

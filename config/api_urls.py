@@ -7,6 +7,7 @@ from django.urls import path
 
 from accounts import api as accounts_api
 from accounts import verification
+from accounts.audit import api as audit_api
 from accounts.teams import api as teams_api
 from apikeys import api as apikeys_api
 from tokens import api as tokens_api
@@ -25,6 +26,7 @@ urlpatterns = [
     path("orgs/<str:org_id>/users", accounts_api.org_add_user, name="api-org-users"),
     path("admin/users", accounts_api.admin_create_user, name="api-admin-users"),
     path("auth/introspect", verification.introspect, name="api-auth-introspect"),
+    path("audit", audit_api.audit_events, name="api-audit"),
     path("auth/keys", apikeys_api.keys, name="api-keys"),
     path("auth/keys/<str:key_id>", apikeys_api.key_detail, name="api-key"),
     path(

@@ -8,17 +8,25 @@ display names, and ``details`` holds names, roles, counts and dates only.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import EllipsisType
 from typing import Any
 
 from django.apps import apps
-from django.db import models
+from django.db import IntegrityError, models, transaction
+from django.db.models import F
 from django.http import HttpRequest
 
 from accounts.access import Identity
-from accounts.audit.models import NAME_MAX_LENGTH, ActorType, AuditEvent
+from accounts.audit.models import (
+    NAME_MAX_LENGTH,
+    SERVER_SCOPE,
+    ActorType,
+    AuditEvent,
+    AuditTally,
+)
 from accounts.backends import find_user
 from accounts.models import Organization, ServiceAccount, User
 from accounts.network import client_address
@@ -136,9 +144,26 @@ def _event(
     )
 
 
+def add_to_tally(scope: int, count: int) -> None:
+    """Change an org's (or the server's) event count by ``count``, in the caller's
+    transaction."""
+    if AuditTally.objects.filter(scope=scope).update(events=F("events") + count):
+        return
+    try:
+        with transaction.atomic():
+            AuditTally.objects.create(scope=scope, events=count)
+    except IntegrityError:  # a concurrent first event of this scope made the row
+        AuditTally.objects.filter(scope=scope).update(events=F("events") + count)
+
+
 def write(events: list[AuditEvent]) -> list[AuditEvent]:
-    """The one place events reach the database."""
-    return AuditEvent.objects.bulk_create(events)
+    """The one place events reach the database, with their scopes' tallies, in one
+    transaction (a sign-in has none of its own)."""
+    counts = Counter(SERVER_SCOPE if event.org_id is None else event.org_id for event in events)
+    with transaction.atomic(savepoint=False):
+        for scope, count in sorted(counts.items()):
+            add_to_tally(scope, count)
+        return AuditEvent.objects.bulk_create(events)
 
 
 SIGN_IN_OUTCOMES = ("success", "failure", "lockout")

@@ -78,8 +78,9 @@ def permission_delete(*, identity: Identity, name: str) -> None:
         raise NotFound(f"No permission named '{name}'.")
     TeamPermission.objects.filter(team__org=org, permission=name).delete()
     ServiceAccountPermission.objects.filter(service_account__org=org, permission=name).delete()
-    record("permission.delete", actor=identity, target=permission)
+    target = Target.of(permission)
     permission.delete()
+    record("permission.delete", actor=identity, target=target)
 
 
 def _resolve_names(identity: Identity, names: Iterable[str]) -> set[str]:
@@ -222,8 +223,9 @@ def team_delete(*, identity: Identity, team: Team) -> None:
     team = _lock_team(team)
     if team.is_everyone:
         raise Refusal(EVERYONE_IS_FIXED)
-    record("team.delete", actor=identity, target=team)
+    target = Target.of(team)
     team.delete()
+    record("team.delete", actor=identity, target=target)
 
 
 @transaction.atomic

@@ -533,6 +533,13 @@ SCENARIOS: dict[str, list[Step]] = {
         Step("POST", "/api/teams", 400, body={"name": ""}),
         Step("POST", "/api/teams", 403, who="vera", body={"name": "x"}),
     ],
+    "GET /api/audit": [
+        Step("GET", "/api/audit", 200, query="?perpage=2&page=1"),
+        Step("GET", "/api/audit", 200, query="?action=serviceaccount&actorType=user"),
+        Step("GET", "/api/audit", 200, query="?targetType=service-account&targetId=1"),
+        Step("GET", "/api/audit", 400, query="?actorType=robot"),
+        Step("GET", "/api/audit", 403, who="vera"),
+    ],
     "GET /api/teams/search": [
         Step("GET", "/api/teams/search", 200, query="?query=o&perpage=1&page=2"),
         Step("GET", "/api/teams/search", 200, query="?name=ops"),
