@@ -299,6 +299,8 @@ if KEYHOUSE_PUBLIC_URL and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", K
 # How long a proxy may reuse an /api/auth/verify answer (0: never, no-store): every second here
 # is a second a revoked or disabled token still gets through such a proxy.
 KEYHOUSE_VERIFY_CACHE_SECONDS = env_int("KEYHOUSE_VERIFY_CACHE_SECONDS", 0, minimum=0, maximum=3600)
+# manage.py prune_audit deletes audit events older than this.
+KEYHOUSE_AUDIT_RETENTION_DAYS = env_int("KEYHOUSE_AUDIT_RETENTION_DAYS", 365, minimum=1)
 # Dotted paths walked in order by accounts.api_auth; each knows one kind of credential.
 KEYHOUSE_CREDENTIAL_BACKENDS = [
     "tokens.auth.ServiceAccountTokenBackend",

@@ -91,6 +91,10 @@ def test_env_list(monkeypatch):
             "KEYHOUSE_VERIFY_CACHE_SECONDS must be at most 3600",
         ),
         (
+            {"DJANGO_SECRET_KEY": "k", "KEYHOUSE_AUDIT_RETENTION_DAYS": "0"},
+            "KEYHOUSE_AUDIT_RETENTION_DAYS must be at least 1",
+        ),
+        (
             {"DJANGO_SECRET_KEY": "k", "DJANGO_EMAIL_USE_TLS": "true", "DJANGO_EMAIL_USE_SSL": "1"},
             "exclude each other",
         ),

@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from types import EllipsisType
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.http import HttpRequest
+from django.utils import timezone
 
 from accounts.access import Identity
 from accounts.audit.models import (
@@ -28,7 +31,7 @@ from accounts.audit.models import (
     AuditTally,
 )
 from accounts.backends import find_user
-from accounts.models import Organization, ServiceAccount, User
+from accounts.models import Organization, ServiceAccount, User, isoformat
 from accounts.network import client_address
 
 
@@ -191,3 +194,43 @@ def record_sign_in(
         org=None,
         details={"login": login[:NAME_MAX_LENGTH], "via": via},
     )
+
+
+PRUNE_BATCH = 5000
+PRUNE_ACTOR = Actor.system("manage.py prune_audit")
+
+
+def prune_events(*, now: datetime | None = None, batch_size: int = PRUNE_BATCH) -> dict[int, int]:
+    """Delete the events older than ``KEYHOUSE_AUDIT_RETENTION_DAYS``, oldest first, one short
+    transaction per batch (the log stays writable meanwhile), keeping the tallies in step.
+    Each org that lost events gets an ``audit.prune`` event saying how many, and the server one
+    with the total. Returns the deletions per tally scope."""
+    days = settings.KEYHOUSE_AUDIT_RETENTION_DAYS
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted: Counter[int] = Counter()
+    while True:
+        with transaction.atomic():
+            batch = list(
+                AuditEvent.objects.filter(time__lt=cutoff)
+                .order_by("time", "id")
+                .values_list("id", "org_id")[:batch_size]
+            )
+            if not batch:
+                break
+            by_scope: dict[int, list[int]] = {}
+            for pk, org_id in batch:
+                by_scope.setdefault(SERVER_SCOPE if org_id is None else org_id, []).append(pk)
+            for scope, pks in sorted(by_scope.items()):
+                # Counted by what this run deleted: a concurrent run may have taken some.
+                count = AuditEvent.objects.filter(pk__in=pks).delete()[0]
+                add_to_tally(scope, -count)
+                deleted[scope] += count
+    summary = {"before": isoformat(cutoff), "retentionDays": days}
+    with transaction.atomic():
+        for scope, count in sorted(deleted.items()):
+            if scope != SERVER_SCOPE:
+                org_details = {**summary, "deleted": count}
+                record("audit.prune", actor=PRUNE_ACTOR, org=scope, details=org_details)
+        total = {**summary, "deleted": sum(deleted.values())}
+        record("audit.prune", actor=PRUNE_ACTOR, org=None, details=total)
+    return dict(deleted)
