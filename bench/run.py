@@ -66,6 +66,7 @@ from tests.nginx import Nginx
 RESULTS_PATH = BENCH_DIR / "RESULTS.md"
 SEARCH_PAGE = 50
 SEARCH = f"/api/serviceaccounts/search?perpage={SEARCH_PAGE}"
+AUDIT = f"/api/audit?perpage={SEARCH_PAGE}"
 QUIET_CPUS = 0.25  # CPUs kept busy by others below which the machine counts as quiet
 
 
@@ -122,6 +123,18 @@ DATASETS = (
         "20 service accounts x 1 000 tokens",
     ),
     Dataset("tokens-1", "keyhouse", ("--accounts", "20"), "20 service accounts x 1 token"),
+    Dataset(
+        "audit-1000000",
+        "keyhouse",
+        ("--accounts", "1", "--audit-events", "1000000"),
+        "1 000 000 audit events in the org",
+    ),
+    Dataset(
+        "audit-1000",
+        "keyhouse",
+        ("--accounts", "1", "--audit-events", "1000"),
+        "1 000 audit events in the org",
+    ),
     Dataset(
         "peers",
         "peers",
@@ -209,6 +222,8 @@ CASES = (
         "search",
         "search, 20 accounts x 1 token",
     ),
+    Case("audit-1000000", "audit-1000000", AUDIT, "Bearer {secret}", "audit", "audit log, 10^6"),
+    Case("audit-1000", "audit-1000", AUDIT, "Bearer {secret}", "audit", "audit log, 10^3"),
 )
 
 RATIOS = (
@@ -245,6 +260,12 @@ RATIOS = (
         "nginx-verify",
         "nginx-plain",
         0.5,
+    ),
+    Ratio(
+        "`/api/audit?perpage=50`, page 1: 1 000 000 events ÷ 1 000 events",
+        "audit-1000000",
+        "audit-1000",
+        0.8,
     ),
 )
 
@@ -308,10 +329,21 @@ def check_verify(body: bytes, seeded: dict, reference: bytes) -> str | None:
     return None
 
 
+def check_audit(body: bytes, seeded: dict, reference: bytes) -> str | None:
+    data = json.loads(body)
+    events = data["events"]
+    if data["totalCount"] != seeded["audit_events"] or len(events) != SEARCH_PAGE:
+        return f"totalCount {data['totalCount']} and {len(events)} events for {seeded}"
+    if [event["time"] for event in events] != sorted((e["time"] for e in events), reverse=True):
+        return "events are not newest first"
+    return None
+
+
 CHECKS: dict[str, Callable[[bytes, dict, bytes], str | None]] = {
     "org": check_org,
     "search": check_search,
     "verify": check_verify,
+    "audit": check_audit,
 }
 
 
