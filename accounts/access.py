@@ -39,7 +39,12 @@ from accounts.models import Membership, Organization, ServiceAccount, Team, User
 from accounts.network import client_address
 from accounts.roles import Role
 from accounts.teams import catalogue
-from accounts.teams.models import catalogue_names, held_permissions, permission_sources
+from accounts.teams.models import (
+    ServerGrant,
+    catalogue_names,
+    held_permissions,
+    permission_sources,
+)
 
 IdentityKind = Literal["user", "service-account", "api-key"]
 ModelT = TypeVar("ModelT", bound=models.Model)
@@ -133,6 +138,24 @@ def orgs_for_user(user: User) -> models.QuerySet[Organization]:
     if user.is_superuser:
         return Organization.objects.all()
     return Organization.objects.filter(memberships__user=user)
+
+
+def has_server_permission(identity: Identity, name: str) -> bool:
+    """A server-level permission: every server admin holds it; a service account when a
+    server admin gave it to that account (``ServerGrant``), whichever its org."""
+    if identity.is_server_admin:
+        return True
+    return (
+        identity.kind == "service-account"
+        and ServerGrant.objects.filter(
+            permission=name, service_account_id=identity.credential_id
+        ).exists()
+    )
+
+
+def require_server_permission(identity: Identity, name: str) -> None:
+    if not has_server_permission(identity, name):
+        raise MissingPermission([name])
 
 
 def require_server_admin(identity: Identity) -> None:

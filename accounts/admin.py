@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
-from accounts.models import Membership, Organization, Team, User
+from accounts.models import Membership, Organization, ServerGrant, Team, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -29,3 +29,11 @@ class OrganizationAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if not change:  # like accounts.services.org_create: every org has its Everyone team
             Team.objects.create_everyone(obj)
+
+
+@admin.register(ServerGrant)
+class ServerGrantAdmin(admin.ModelAdmin):
+    """Where a server admin gives ``tokens:report-leak`` to a secret scanner's account."""
+
+    list_display = ["permission", "service_account", "created_at"]
+    raw_id_fields = ["service_account"]

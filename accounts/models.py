@@ -337,6 +337,7 @@ def isoformat(value: datetime | None) -> str | None:
 from accounts.audit.models import AuditEvent, AuditTally  # noqa: E402
 from accounts.teams.models import (  # noqa: E402
     Permission,
+    ServerGrant,
     ServiceAccountPermission,
     Team,
     TeamMember,
@@ -349,6 +350,7 @@ __all__ = [
     "Membership",
     "Organization",
     "Permission",
+    "ServerGrant",
     "ServiceAccount",
     "ServiceAccountPermission",
     "Team",

@@ -15,6 +15,7 @@ from accounts.api_base import (
     seconds_to_live,
 )
 from accounts.teams.catalogue import APIKEYS_WRITE
+from apikeys.leaks import MAX_REPORTED, report_leaks
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, api_key_delete, hide_api_keys, migrate_keys
 
@@ -74,3 +75,29 @@ def migration_status(request: AppRequest) -> JsonResponse:
 def hide(request: AppRequest) -> JsonResponse:
     hide_api_keys(identity=request.identity)
     return JsonResponse({"message": "API keys hidden"})
+
+
+SOURCE_MAX_LENGTH = 200
+URL_MAX_LENGTH = 2000
+
+
+@api_view(["POST"])
+def leaked(request: AppRequest) -> JsonResponse:
+    """A secret scanner's report (server admins, or the account given ``tokens:report-leak``):
+    ``{"tokens": [...], "source"?, "url"?}`` → counts only."""
+    data = parse_json_object(request)
+    strings = data.get("tokens")
+    if not isinstance(strings, list) or not all(isinstance(text, str) for text in strings):
+        raise ApiError(400, "Bad request data: tokens must be a list of strings")
+    if len(strings) > MAX_REPORTED:
+        raise ApiError(400, f"Bad request data: at most {MAX_REPORTED} tokens per report")
+    source = field(data, "source", str, default="").strip()
+    url = field(data, "url", str, default="").strip()
+    if len(source) > SOURCE_MAX_LENGTH or len(url) > URL_MAX_LENGTH:
+        raise ApiError(
+            400,
+            f"Bad request data: source must be at most {SOURCE_MAX_LENGTH} characters and "
+            f"url at most {URL_MAX_LENGTH}",
+        )
+    counts = report_leaks(identity=request.identity, strings=strings, source=source, url=url)
+    return JsonResponse(counts.to_api())

@@ -42,6 +42,9 @@ class ApiKey(NamedModel):
             models.UniqueConstraint(fields=["org", "name_key"], name="apikeys_name_unique"),
         ]
 
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
     def to_api(self) -> dict:
         data: dict = {"id": self.pk, "name": self.name, "role": self.role}
         if self.expires_at is not None:

@@ -27,6 +27,7 @@ urlpatterns = [
     path("admin/users", accounts_api.admin_create_user, name="api-admin-users"),
     path("auth/introspect", verification.introspect, name="api-auth-introspect"),
     path("audit", audit_api.audit_events, name="api-audit"),
+    path("auth/leaked", apikeys_api.leaked, name="api-leaked"),
     path("auth/keys", apikeys_api.keys, name="api-keys"),
     path("auth/keys/<str:key_id>", apikeys_api.key_detail, name="api-key"),
     path(

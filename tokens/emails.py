@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -39,6 +40,29 @@ def expiry_digest(
     )
     message.attach_alternative(
         render_to_string("tokens/email/expiry_digest.html", context), "text/html"
+    )
+    return message
+
+
+def leak_report(
+    *,
+    org: Organization,
+    revoked: Sequence[Any],
+    source: str,
+    url: str,
+    recipients: Sequence[str],
+) -> EmailMultiAlternatives:
+    """Tell an org's Admins which of its tokens and keys a leak report revoked (``revoked``:
+    items with ``kind``, ``name`` and ``account``), and where they were found."""
+    context = {"org": org, "revoked": revoked, "source": source, "url": url}
+    subject = render_to_string("tokens/email/leak_report_subject.txt", context)
+    message = EmailMultiAlternatives(
+        subject=settings.EMAIL_SUBJECT_PREFIX + " ".join(subject.split()),
+        body=render_to_string("tokens/email/leak_report.txt", context),
+        to=list(recipients),
+    )
+    message.attach_alternative(
+        render_to_string("tokens/email/leak_report.html", context), "text/html"
     )
     return message
 

@@ -18,6 +18,8 @@ TEAMS_WRITE = "teams:write"
 USERS_WRITE = "users:write"
 TOKENS_INTROSPECT = "tokens:introspect"
 AUDIT_READ = "audit:read"
+# Server level: held by server admins, and given by them to one service account (of any org).
+TOKENS_REPORT_LEAK = "tokens:report-leak"
 
 # In the order the catalogue lists them.
 BUILTIN_PERMISSIONS: dict[str, str] = {
@@ -30,6 +32,13 @@ BUILTIN_PERMISSIONS: dict[str, str] = {
     USERS_WRITE: "Add and remove organization members and change their roles.",
     TOKENS_INTROSPECT: "Ask Keyhouse whether a token is active (token introspection).",
     AUDIT_READ: "Read the organization's audit log.",
+}
+
+SERVER_PERMISSIONS: dict[str, str] = {
+    TOKENS_REPORT_LEAK: (
+        "Report leaked tokens and API keys of any organization (POST /api/auth/leaked): they "
+        "are revoked at once. For a secret scanner's service account."
+    ),
 }
 
 # How the pages title Keyhouse's own areas; a custom area is shown as it is written.

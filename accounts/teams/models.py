@@ -25,7 +25,12 @@ from accounts.models import (
     isoformat,
 )
 from accounts.names import is_utf8, name_key
-from accounts.teams.catalogue import BUILTIN_PERMISSIONS, DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH
+from accounts.teams.catalogue import (
+    BUILTIN_PERMISSIONS,
+    DESCRIPTION_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    SERVER_PERMISSIONS,
+)
 
 EVERYONE = "Everyone"
 
@@ -390,3 +395,19 @@ def with_team_names(accounts: Iterable[ServiceAccount]) -> None:
     names = team_names_by_account(accounts)
     for account in accounts:
         account.listed_teams = names[account.pk]  # type: ignore[attr-defined]
+
+
+class ServerGrant(models.Model):
+    """A server-level permission (``catalogue.SERVER_PERMISSIONS``) that a server admin gave
+    to one service account, of any org: ``tokens:report-leak`` for a secret scanner."""
+
+    permission = models.CharField(
+        max_length=NAME_MAX_LENGTH,
+        unique=True,  # one account each
+        choices=[(name, name) for name in SERVER_PERMISSIONS],
+    )
+    service_account = models.ForeignKey(ServiceAccount, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.permission}: service account {self.service_account_id}"

@@ -533,6 +533,11 @@ SCENARIOS: dict[str, list[Step]] = {
         Step("POST", "/api/teams", 400, body={"name": ""}),
         Step("POST", "/api/teams", 403, who="vera", body={"name": "x"}),
     ],
+    "POST /api/auth/leaked": [
+        Step("POST", "/api/auth/leaked", 200, who="root", body={"tokens": ["x"], "source": "s"}),
+        Step("POST", "/api/auth/leaked", 400, who="root", body={"tokens": 1}),
+        Step("POST", "/api/auth/leaked", 403, body={"tokens": []}),
+    ],
     "GET /api/audit": [
         Step("GET", "/api/audit", 200, query="?perpage=2&page=1"),
         Step("GET", "/api/audit", 200, query="?action=serviceaccount&actorType=user"),
