@@ -56,3 +56,25 @@ def test_prefix_is_configurable():
 def test_digest_is_sha256_hex_of_the_whole_string():
     assert token_format.digest(VECTOR) == hashlib.sha256(VECTOR.encode()).hexdigest()
     assert VECTOR not in token_format.digest(VECTOR)
+
+
+def test_the_readmes_scanner_patterns_find_real_tokens_and_keys():
+    """The regular expressions "If a token leaks" gives scanners match what Keyhouse issues,
+    inside surrounding text, and not a token cut short."""
+    import re
+    from pathlib import Path
+
+    from apikeys import format as key_format
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    patterns = dict(
+        re.findall(r"^\| (Service-account token|Legacy API key) \| `([^`]+)`", readme, re.M)
+    )
+    token_re, key_re = patterns["Service-account token"], patterns["Legacy API key"]
+    token = token_format.generate("glsa")
+    key = key_format.generate("deploy bot ✓", 7)
+    assert re.search(token_re, f"GRAFANA_TOKEN={token}\n").group(0) == token
+    assert re.search(key_re, f'"key": "{key}"').group(0) == key
+    assert re.search(token_re, token[:-1]) is None
+    for rule in re.findall(r"regex = '''(.+)'''", readme):
+        assert re.search(rule, f"x {token} y") or re.search(rule, f"x {key} y")
