@@ -288,8 +288,14 @@ def migrate_keys(
             if last and mark_org:
                 _mark_migrated_when_done(locked, now)
             if last and key_ids is None:
-                summary = {"total": result.total, "migrated": result.migrated, "failed": result.failed}
-                record("apikey.migrate-all", actor=actor, org=locked, target=locked, details=summary)
+                summary = {
+                    "total": result.total,
+                    "migrated": result.migrated,
+                    "failed": result.failed,
+                }
+                record(
+                    "apikey.migrate-all", actor=actor, org=locked, target=locked, details=summary
+                )
         if batch and progress is not None:
             progress(result.total)
         if last:

@@ -12,17 +12,16 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test import Client
 
-from accounts.models import Organization
 from accounts.roles import Role
 from apikeys import services
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, hide_api_keys, migrate_keys
 from tests.helpers import (
     SYSTEM,
-    identity_of,
     basic_auth,
     bearer,
     half_migrated,
+    identity_of,
     in_parallel,
     needs_postgresql,
     signed_in,
@@ -96,7 +95,9 @@ def test_deleting_a_key_a_migration_batch_is_moving_answers_404(org, make_key, c
     name, client = channel
     key, secret = make_key("deploy")
     send = client.delete if name == "api" else client.post
-    response = while_held(lambda: migrate_keys(org, actor=SYSTEM), lambda: send(delete_path(name, key)))
+    response = while_held(
+        lambda: migrate_keys(org, actor=SYSTEM), lambda: send(delete_path(name, key))
+    )
     assert response.status_code == 404
     key.refresh_from_db()
     assert key.migrated_at is not None
