@@ -21,7 +21,7 @@ from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from accounts.access import MAX_DB_ID, Identity, current_identity, identity_for_user
-from accounts.audit.services import record_sign_in
+from accounts.audit.services import record_api_sign_in, record_sign_in
 from accounts.errors import Refusal
 from accounts.models import Organization, User
 from accounts.network import client_address
@@ -167,5 +167,5 @@ class UserPasswordBackend:
                 f"user {user.pk} is not a member of org {org_id}",
                 message="You are not a member of the requested organization",
             )
-        record_sign_in(request, login=login, user=user, outcome="success", via="API")
+        record_api_sign_in(request, login=login, user=user)
         return identity

@@ -234,3 +234,14 @@ def prune_events(*, now: datetime | None = None, batch_size: int = PRUNE_BATCH) 
         total = {**summary, "deleted": sum(deleted.values())}
         record("audit.prune", actor=PRUNE_ACTOR, org=None, details=total)
     return dict(deleted)
+
+
+def record_api_sign_in(request: HttpRequest, *, login: str, user: User) -> None:
+    """A Basic-auth client signs in again with every request: its success is recorded (and
+    the user's ``last_login`` moved) at most once per ``KEYHOUSE_LAST_USED_INTERVAL_SECONDS``,
+    decided by one conditional UPDATE, like a token's last use."""
+    now = timezone.now()
+    threshold = now - timedelta(seconds=settings.KEYHOUSE_LAST_USED_INTERVAL_SECONDS)
+    stale = models.Q(last_login__isnull=True) | models.Q(last_login__lt=threshold)
+    if User.objects.filter(stale, pk=user.pk).update(last_login=now):
+        record_sign_in(request, login=login, user=user, outcome="success", via="API")

@@ -344,6 +344,19 @@ def test_sign_ins_over_the_api(admin):
     ]
 
 
+def test_a_basic_auth_client_signs_in_once_per_interval(admin, settings):
+    settings.KEYHOUSE_LAST_USED_INTERVAL_SECONDS = 3600
+    client = Client()
+    for _ in range(3):
+        assert client.get("/api/user", **basic_auth("alice")).status_code == 200
+    assert len(events("signin.success")) == 1
+    admin.refresh_from_db()
+    assert admin.last_login is not None
+    settings.KEYHOUSE_LAST_USED_INTERVAL_SECONDS = 0
+    client.get("/api/user", **basic_auth("alice"))
+    assert len(events("signin.success")) == 2
+
+
 def test_tokens_on_the_api_are_no_sign_ins(org_admin, make_account):
     account = make_account("robot")
     _, secret = token_create(identity=org_admin, account=account, name="t", expires_at=None)
