@@ -13,7 +13,7 @@ from accounts.models import AuditEvent, ServerGrant
 from accounts.roles import Role
 from accounts.services import service_account_create
 from apikeys.models import ApiKey
-from tests.helpers import bearer, call, identity_of
+from tests.helpers import bearer, call, identity_of, signed_in
 from tokens import format as token_format
 from tokens.models import ServiceAccountToken
 from tokens.services import token_create
@@ -176,3 +176,18 @@ def test_unknown_strings_cost_the_same_queries_however_many(client, server_admin
 
     queries(1)  # once first: the first audit event of a scope also creates its tally row
     assert queries(999) == queries(1)  # with the string that is no token: 1000
+
+
+def test_a_server_admin_gives_the_grant_to_one_account_in_the_admin(
+    server_admin, make_account, org_admin
+):
+    scanner, other = make_account("scanner"), make_account("other")
+    client = signed_in(server_admin)
+    add = "/admin/accounts/servergrant/add/"
+    response = client.post(add, {"permission": "tokens:report-leak", "service_account": scanner.pk})
+    assert response.status_code == 302
+    assert ServerGrant.objects.get().service_account == scanner
+    again = client.post(add, {"permission": "tokens:report-leak", "service_account": other.pk})
+    assert again.status_code == 200  # the form refuses it: one account per permission
+    assert ServerGrant.objects.count() == 1
+    assert signed_in(org_admin.user).get(add).status_code == 302  # an org Admin is no staff
