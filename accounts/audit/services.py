@@ -1,4 +1,5 @@
-"""``record``: the one way an audit event is written (DESIGN §13).
+"""``record``: the one way an audit event is written (DESIGN §13), and ``record_all`` for
+the many events of one change (a migration batch); both go through ``write``.
 
 Services call it inside their own transaction, after the change and with the identity that made
 it, so a change and its event commit or roll back together. Views never call it, and no signal
@@ -52,18 +53,20 @@ class Actor:
     @classmethod
     def of(cls, identity: Identity) -> Actor:
         """The person, service account or legacy key behind ``identity``."""
-        if identity.kind == "user" and identity.user is not None:
-            user = identity.user
+        if identity.kind == "user":
+            user = identity.user  # None only for scripts acting as an org's Admin (bench)
+            if user is None:
+                return cls(ActorType.USER, None, "", identity.address)
             return cls(ActorType.USER, user.pk, user.get_username(), identity.address)
         if identity.kind == "service-account":
             model: type[models.Model] = ServiceAccount
             kind = ActorType.SERVICE_ACCOUNT
         else:  # the apikeys app is named, not imported: accounts imports no credential app
             model, kind = apps.get_model("apikeys", "ApiKey"), ActorType.API_KEY
-        name = model._default_manager.filter(pk=identity.credential_id).values_list(
+        names = model._default_manager.filter(pk=identity.credential_id).values_list(
             "name", flat=True
         )
-        return cls(kind, identity.credential_id, name.first() or "", identity.address)
+        return cls(kind, identity.credential_id, names.first() or "", identity.address)
 
 
 # What each kind of object is called in an event's ``target_type``.
