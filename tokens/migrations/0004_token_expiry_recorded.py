@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tokens", "0002_token_lifecycle"),
+        ("tokens", "0003_account_expiry_index"),
     ]
 
     operations = [
