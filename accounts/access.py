@@ -187,6 +187,18 @@ def check_can_manage_account(identity: Identity, account: ServiceAccount) -> Non
         raise RoleCeilingExceeded("Cannot change a service account whose role is higher than yours")
 
 
+def can_manage_account(identity: Identity, account: ServiceAccount) -> bool:
+    """Whether to offer the account's manage actions (edit, disable, delete, its tokens and
+    permissions): the views' ``serviceaccounts:write`` and ``check_can_manage_account``."""
+    if not has_permission(identity, catalogue.SERVICEACCOUNTS_WRITE):
+        return False
+    try:
+        check_can_manage_account(identity, account)
+    except RoleCeilingExceeded:
+        return False
+    return True
+
+
 def require_user_identity(identity: Identity) -> None:
     """Some changes need a person: a leaked token must not plant a lasting human member."""
     if identity.kind != "user":

@@ -20,7 +20,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from accounts.access import AppRequest, Identity, assignable_roles, get_service_account, org_view
+from accounts.access import (
+    AppRequest,
+    Identity,
+    assignable_roles,
+    can_manage_account,
+    get_service_account,
+    org_view,
+)
 from accounts.errors import Conflict, RoleCeilingExceeded
 from accounts.forms import RenameForm, ServiceAccountForm
 from accounts.models import ServiceAccount
@@ -131,7 +138,7 @@ def _detail_context(request: AppRequest, account: ServiceAccount, **extra: Any) 
 @require_GET
 def service_account_detail(request: AppRequest, sa_id: str) -> HttpResponse:
     account = get_service_account(request.identity, sa_id)
-    editing = request.GET.get("edit") == "name"
+    editing = request.GET.get("edit") == "name" and can_manage_account(request.identity, account)
     context = _detail_context(
         request,
         account,

@@ -1,12 +1,15 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts import serviceaccount_views
 from accounts.access import get_service_account
 from accounts.models import ServiceAccount
-from tests.helpers import HTMX, htmx_from, htmx_to, signed_in, triggered
+from accounts.roles import Role
+from tests.helpers import HTMX, grant, htmx_from, htmx_to, signed_in, triggered
 from tokens.models import ServiceAccountToken
 
 pytestmark = pytest.mark.django_db
@@ -149,6 +152,71 @@ class TestList:
             response = admin_client.get(LIST, {"filter": shown})
         assert response.content.count(b'<tr id="sa-row-') == 50
         assert response.content.count(b">1 expired</span>") == 50
+
+
+class TestManageActionsFollowTheRoleCeiling:
+    """An Editor with serviceaccounts:write (through a team) is offered the manage actions of
+    the accounts they may change (accounts.access.can_manage_account), not of an Admin's."""
+
+    # What only someone who may change the account gets to see, by the account's id.
+    LIST_ACTIONS = ('name="role"', "/disable?next=", "/delete?next=", "/tokens/new")
+    PAGE_ACTIONS = (
+        ">Delete service account<",
+        ">Disable service account<",
+        '/name" hx-target="#sa-name"',
+        'name="role"',
+        ">Add service account token<",
+        'aria-label="Rename token',
+        'aria-label="Rotate token',
+        'aria-label="Revoke token',
+        'aria-label="Delete token',
+        ">Save permissions<",
+    )
+
+    @pytest.fixture
+    def editor_client(self, editor):
+        grant(editor, "serviceaccounts:write")
+        return signed_in(editor)
+
+    def test_list_offers_actions_only_on_accounts_at_or_below_their_role(
+        self, editor_client, make_account
+    ):
+        accounts = {role: make_account(f"{role.value} bot", role=role) for role in Role}
+        html = editor_client.get(LIST).content.decode()
+        rows = {
+            role: html.split(f'<tr id="sa-row-{account.pk}"', 1)[1].split("</tr>", 1)[0]
+            for role, account in accounts.items()
+        }
+        assert "Admin" in rows[Role.ADMIN]  # its role, as text
+        for action in self.LIST_ACTIONS:
+            assert action not in rows[Role.ADMIN], action
+            assert action in rows[Role.EDITOR], action
+            assert action in rows[Role.VIEWER], action
+
+    @pytest.mark.parametrize(("role", "offered"), [(Role.ADMIN, False), (Role.EDITOR, True)])
+    def test_account_page_offers_actions_only_below_their_role(
+        self, editor_client, make_account, role, offered
+    ):
+        account = make_account("bot", role=role)
+        ServiceAccountToken.objects.create(service_account=account, name="t", digest="d" * 64)
+        html = editor_client.get(f"{LIST}/{account.pk}").content.decode()
+        for action in self.PAGE_ACTIONS:
+            assert (action in html) == offered, action
+        # Asking for the rename form by its URL gives the name, not the form.
+        html = editor_client.get(f"{LIST}/{account.pk}", {"edit": "name"}).content.decode()
+        assert (f'hx-post="{LIST}/{account.pk}/name"' in html) == offered
+
+    def test_list_query_count_does_not_grow_with_rows(self, editor_client, make_account):
+        def queries() -> int:
+            with CaptureQueriesContext(connection) as captured:
+                assert editor_client.get(LIST).status_code == 200
+            return len(captured)
+
+        make_account("Admin bot", role=Role.ADMIN)
+        one = queries()
+        for number in range(20):
+            make_account(f"bot {number}", role=[Role.ADMIN, Role.EDITOR, Role.VIEWER][number % 3])
+        assert queries() == one
 
 
 class TestCreate:
