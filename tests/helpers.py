@@ -8,13 +8,14 @@ import html
 import http.client
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
-from django.db import connections
+from django.db import connection, connections, transaction
 from django.http import HttpResponse
 from django.test import Client
 
@@ -71,6 +72,54 @@ def in_parallel(count: int, action: Callable[[], T]) -> list[T]:
     if errors:
         raise errors[0]
     return results
+
+
+WAIT_SECONDS = 5.0
+
+
+def until_another_transaction_waits_for_ours() -> None:
+    """Poll ``pg_locks`` (live, unlike ``pg_stat_activity`` inside a transaction) until another
+    transaction waits for a lock this one holds, or ``WAIT_SECONDS`` passed."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                "AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+
+
+def while_held(hold: Callable[[], object], act: Callable[[], T]) -> T:
+    """Run ``hold`` in a transaction on another connection and, while that transaction is still
+    open, ``act`` here: ``act`` sees what ``hold`` did only if it waits for the lock. The
+    transaction ends once ``act`` waits for it, so ``act`` cannot come too late."""
+    ready = threading.Event()
+    errors: list[Exception] = []
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                hold()
+                ready.set()
+                until_another_transaction_waits_for_ours()
+        except Exception as exc:  # re-raised below, in the test's thread
+            errors.append(exc)
+        finally:
+            ready.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    ready.wait()
+    try:
+        return act()
+    finally:
+        thread.join()
+        if errors:
+            raise errors[0]
 
 
 def htmx_to(target: str) -> dict[str, str]:

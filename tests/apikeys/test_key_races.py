@@ -4,12 +4,9 @@ lock: real row locks across connections, so PostgreSQL only."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
-from typing import TypeVar
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.test import Client
 
 from accounts.roles import Role
@@ -25,58 +22,11 @@ from tests.helpers import (
     in_parallel,
     needs_postgresql,
     signed_in,
+    while_held,
 )
 from tokens.models import ServiceAccountToken
 
 pytestmark = [pytest.mark.django_db(transaction=True), needs_postgresql]
-
-T = TypeVar("T")
-WAIT_SECONDS = 5.0
-
-
-def until_another_transaction_waits_for_ours() -> None:
-    """Poll ``pg_locks`` (live, unlike ``pg_stat_activity`` inside a transaction) until another
-    transaction waits for a lock this one holds, or ``WAIT_SECONDS`` passed."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_locks WHERE NOT granted "
-                "AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
-            )
-            if cursor.fetchone()[0]:
-                return
-            time.sleep(0.01)
-
-
-def while_held(hold: Callable[[], object], act: Callable[[], T]) -> T:
-    """Run ``hold`` in a transaction on another connection and, while that transaction is still
-    open, ``act`` here: ``act`` sees what ``hold`` did only if it waits for the lock. The
-    transaction ends once ``act`` waits for it, so ``act`` cannot come too late."""
-    ready = threading.Event()
-    errors: list[Exception] = []
-
-    def holder() -> None:
-        try:
-            with transaction.atomic():
-                hold()
-                ready.set()
-                until_another_transaction_waits_for_ours()
-        except Exception as exc:  # re-raised below, in the test's thread
-            errors.append(exc)
-        finally:
-            ready.set()
-            connections.close_all()
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    ready.wait()
-    try:
-        return act()
-    finally:
-        thread.join()
-        if errors:
-            raise errors[0]
 
 
 @pytest.fixture(params=["api", "ui"])
