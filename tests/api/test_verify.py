@@ -13,7 +13,7 @@ from accounts.services import service_account_create, service_account_update
 from accounts.teams.catalogue import BUILTIN_PERMISSIONS
 from apikeys.models import ApiKey
 from apikeys.services import api_key_delete, migrate_keys
-from tests.helpers import basic_api_key, basic_auth, bearer, grant
+from tests.helpers import SYSTEM, basic_api_key, basic_auth, bearer, grant
 from tokens.models import ServiceAccountToken
 from tokens.services import token_create, token_delete, token_revoke
 
@@ -227,7 +227,7 @@ def test_an_admin_account_reports_the_whole_catalogue_and_passes_any_permission(
     assert reported == sorted({*BUILTIN_PERMISSIONS, "metrics:ingest"})
 
 
-def test_an_unmigrated_legacy_key_reports_its_org_and_role_only(client, org, make_key):
+def test_an_unmigrated_legacy_key_reports_its_org_and_role_only(client, org, org_admin, make_key):
     key, secret = make_key("legacy", role=Role.EDITOR)
     response = client.get(f"{VERIFY}?role=Editor", **bearer(secret))
     assert response.status_code == 200
@@ -247,13 +247,13 @@ def test_an_unmigrated_legacy_key_reports_its_org_and_role_only(client, org, mak
         "credential": "api-key",
     }
     assert client.get(f"{VERIFY}?permission=metrics:ingest", **bearer(secret)).status_code == 403
-    api_key_delete(key=key)
+    api_key_delete(identity=org_admin, key=key)
     assert refused(client.get(VERIFY, **bearer(secret)))
 
 
 def test_a_migrated_legacy_key_acts_as_its_account(client, org, make_key):
     key, secret = make_key("legacy")
-    account = migrate_keys(org, key_ids=[key.pk]).last_account
+    account = migrate_keys(org, actor=SYSTEM, key_ids=[key.pk]).last_account
     assert account is not None
     response = client.get(VERIFY, **bearer(secret))
     assert response.status_code == 200

@@ -25,7 +25,7 @@ from accounts.services import (
     service_account_update,
 )
 from apikeys.services import migrate_keys
-from tests.helpers import grant
+from tests.helpers import SYSTEM, grant
 from tests.nginx import ROOT, SNIPPET, echo_api, run_nginx
 from tokens.models import ServiceAccountToken
 from tokens.services import token_create, token_delete, token_revoke
@@ -191,7 +191,7 @@ def test_a_migrated_legacy_key_works_and_a_deleted_one_does_not(proxy, org, make
     everyone = Team.objects.get(org=org, is_everyone=True)
     TeamPermission.objects.create(team=everyone, permission=PERMISSION)
     key, secret = make_key("legacy")
-    account = migrate_keys(org, key_ids=[key.pk]).last_account
+    account = migrate_keys(org, actor=SYSTEM, key_ids=[key.pk]).last_account
     assert account is not None
     seen = keyhouse_headers(upstream_saw(proxy, secret))
     assert (seen["Service-Account-Id"], seen["Login"]) == (str(account.pk), account.login)
