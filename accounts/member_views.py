@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -25,9 +26,14 @@ from accounts.access import (
     has_permission,
     org_view,
 )
-from accounts.errors import Conflict, NotFound, Refusal, RoleCeilingExceeded
+from accounts.errors import Conflict, NotFound, Refusal, RoleCeilingExceeded, message_of
 from accounts.forms import OrgUserAddForm
+from accounts.invites.forms import InviteForm
+from accounts.invites.models import Invite
+from accounts.invites.services import invite_create, invite_revoke
+from accounts.invites.views import INVITES_CHANGED, invites_context
 from accounts.models import SEARCH_MAX_LENGTH, Membership, User
+from accounts.network import public_base_url
 from accounts.roles import Role
 from accounts.services import find_user, membership_add, membership_remove, membership_update
 from accounts.teams.catalogue import USERS_WRITE
@@ -64,7 +70,7 @@ def _row(request: AppRequest, membership: Membership, **extra: Any) -> MemberRow
     return MemberRow(membership, manageable, **extra)
 
 
-def _listing_context(
+def listing_context(
     request: AppRequest, params: QueryDict, refused: MemberRow | None = None, **extra: Any
 ) -> dict[str, Any]:
     identity = request.identity
@@ -88,6 +94,7 @@ def _listing_context(
         "query": query,
         "roles": roles,
         "add_form": OrgUserAddForm(roles=roles),
+        **invites_context(request),
         **extra,
     }
 
@@ -95,8 +102,9 @@ def _listing_context(
 @org_view(READ_ORG_USERS)
 @require_GET
 def org_users(request: AppRequest) -> HttpResponse:
-    context = _listing_context(request, request.GET)
-    return page_or_partial(request, LIST_TEMPLATE, context, {"user-results": "results"})
+    context = listing_context(request, request.GET)
+    partials = {"user-results": "results", "org-invites": "invites"}
+    return page_or_partial(request, LIST_TEMPLATE, context, partials)
 
 
 @org_view(USERS_WRITE)
@@ -125,7 +133,7 @@ def org_user_add(request: AppRequest) -> HttpResponse:
         partial=f"{LIST_TEMPLATE}#add_form",
         context={"add_form": OrgUserAddForm(roles=roles) if added else form},
         page=lambda: render(
-            request, LIST_TEMPLATE, _listing_context(request, request.GET, add_form=form)
+            request, LIST_TEMPLATE, listing_context(request, request.GET, add_form=form)
         ),
         next_url=reverse("org-users"),
     )
@@ -156,7 +164,7 @@ def org_user_role(request: AppRequest, user_id: str) -> HttpResponse:
         return render(request, ROLE_TEMPLATE, context)
     if error:  # the list the form came from, with the refusal beside the member's role
         params = QueryDict(urlsplit(next_url).query)
-        return render(request, LIST_TEMPLATE, _listing_context(request, params, refused=row))
+        return render(request, LIST_TEMPLATE, listing_context(request, params, refused=row))
     messages.success(request, f"Changed the role of '{membership.user.username}' to {role.label}.")
     return redirect(next_url)
 
@@ -188,3 +196,62 @@ def org_user_remove(request: AppRequest, user_id: str) -> HttpResponse:
         return confirm(request, error=exc.message, **options)
     messages.success(request, f"Removed '{user.username}' from {identity.org.name}.")
     return action_done(request, event=ORG_USERS_CHANGED, next_url=next_url)
+
+
+# --- Invitations ------------------------------------------------------------------------
+
+
+@org_view(USERS_WRITE)
+@require_POST
+def org_invite_create(request: AppRequest) -> HttpResponse:
+    identity = request.identity
+    roles = assignable_roles(identity)
+    form = InviteForm(request.POST, roles=roles)
+    done = ""
+    if form.is_valid():
+        try:
+            invite, _ = invite_create(
+                identity=identity,
+                login_or_email=form.cleaned_data["login_or_email"],
+                name=form.cleaned_data["name"],
+                role=Role(form.cleaned_data["role"]),
+                base_url=public_base_url(request),
+            )
+        except RoleCeilingExceeded as exc:
+            form.add_error("role", exc.message)
+        except (Refusal, ValidationError) as exc:
+            form.add_error("login_or_email", message_of(exc))
+        else:
+            done = f"Sent an invitation to {invite.email} to join as {invite.get_role_display()}."
+    return form_answer(
+        request,
+        done=done,
+        event=INVITES_CHANGED,
+        partial=f"{LIST_TEMPLATE}#invite_form",
+        context={"invite_form": InviteForm(roles=roles) if done else form},
+        page=lambda: render(
+            request, LIST_TEMPLATE, listing_context(request, request.GET, invite_form=form)
+        ),
+        next_url=reverse("org-users"),
+    )
+
+
+@org_view(USERS_WRITE)
+@require_http_methods(["GET", "POST"])
+def org_invite_revoke(request: AppRequest, code: str) -> HttpResponse:
+    identity = request.identity
+    invite = Invite.objects.pending().filter(org=identity.org, code=code).first()
+    if invite is None:
+        raise NotFound("Invite not found")
+    next_url = safe_next_url(request, reverse("org-users"))
+    options: dict[str, Any] = {"next_url": next_url, "nav_active": "users", "invite": invite}
+    if request.method == "GET":
+        return confirm(request, danger=True, **options)
+    try:
+        invite_revoke(identity=identity, code=code)
+    except NotFound:
+        raise
+    except Refusal as exc:  # an invite above the caller's role
+        return confirm(request, danger=True, error=exc.message, **options)
+    messages.success(request, f"Revoked the invitation of {invite.email}.")
+    return action_done(request, event=INVITES_CHANGED, next_url=next_url)

@@ -331,10 +331,12 @@ def isoformat(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# Teams, permissions and the audit log live in their own modules (DESIGN §10); importing them
-# here registers them with the app and keeps ``accounts.models`` the one place to import
-# models from.
+# Teams, permissions, the audit log, invites and password-reset requests live in their own
+# modules (DESIGN §10); importing them here registers them with the app and keeps
+# ``accounts.models`` the one place to import models from.
 from accounts.audit.models import AuditEvent, AuditTally  # noqa: E402
+from accounts.invites.models import Invite  # noqa: E402
+from accounts.passwords.models import ResetRequest  # noqa: E402
 from accounts.teams.models import (  # noqa: E402
     Permission,
     ServerGrant,
@@ -347,9 +349,11 @@ from accounts.teams.models import (  # noqa: E402
 __all__ = [
     "AuditEvent",
     "AuditTally",
+    "Invite",
     "Membership",
     "Organization",
     "Permission",
+    "ResetRequest",
     "ServerGrant",
     "ServiceAccount",
     "ServiceAccountPermission",

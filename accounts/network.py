@@ -37,3 +37,9 @@ def _normalised(text: str) -> str | None:
     # One client, one spelling: "::ffff:192.0.2.1" is 192.0.2.1 over an IPv6 socket.
     mapped = getattr(address, "ipv4_mapped", None)
     return str(mapped or address)
+
+
+def public_base_url(request: HttpRequest) -> str:
+    """Where people reach this server, for links sent by e-mail: ``KEYHOUSE_PUBLIC_URL``, or
+    else the address this request came to."""
+    return settings.KEYHOUSE_PUBLIC_URL or request.build_absolute_uri("/").rstrip("/")

@@ -5,13 +5,15 @@ live here once."""
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, models, router, transaction
 from django.db.models import Q
+from django.db.models.deletion import Collector
 
 from accounts.access import (
     Identity,
@@ -94,7 +96,41 @@ def org_create(*, name: str, creator: User | None = None) -> Organization:
     return org
 
 
+@transaction.atomic
+def org_rename(*, org: Organization, name: str) -> Organization:
+    locked = Organization.objects.select_for_update().filter(pk=org.pk).first()
+    if locked is None:
+        raise NotFound("Organization not found")
+    locked.name = clean_name(name, what="Organization name", max_length=190)
+    save_unique(locked, conflict="Organization name taken", update_fields=["name", "updated_at"])
+    return locked
+
+
+def org_contents(org: Organization) -> list[tuple[str, int]]:
+    """What deleting ``org`` deletes with it, as (what, how many), from the same cascade the
+    delete follows, so the confirmation cannot leave anything out."""
+    collector = Collector(using=router.db_for_write(Organization))
+    collector.collect([org])
+    counts: Counter[str] = Counter()
+    for model, instances in collector.data.items():
+        if model is not Organization:
+            counts[str(model._meta.verbose_name_plural)] += len(instances)
+    for queryset in collector.fast_deletes:
+        counts[str(queryset.model._meta.verbose_name_plural)] += queryset.count()
+    return sorted((what, count) for what, count in counts.items() if count)
+
+
+@transaction.atomic
+def org_delete(*, org: Organization) -> None:
+    """Delete the org and everything in it (members' accounts stay)."""
+    locked = Organization.objects.select_for_update().filter(pk=org.pk).first()
+    if locked is None:
+        raise NotFound("Organization not found")
+    locked.delete()
+
+
 USER_TAKEN = "User with same login or email already exists"
+LAST_SERVER_ADMIN = "Cannot take away the last server admin"
 
 
 @transaction.atomic
@@ -114,8 +150,7 @@ def user_create(
         raise ValidationError("A login or an email is required.")
     login = clean_name(login, what="Login", max_length=User.LOGIN_MAX_LENGTH)
     name = clean_name(name, what="Name", max_length=190) if name.strip() else ""
-    if email:
-        validate_email(email)
+    email = clean_email(email)
     # Logins are unique ignoring case, which is stricter than the column's own constraint.
     if User.objects.filter(username__iexact=login).exists():
         raise Conflict(USER_TAKEN)
@@ -132,12 +167,79 @@ def user_create(
     return user
 
 
+def clean_email(email: str) -> str:
+    email = email.strip()
+    if email:
+        validate_email(email)
+    return email
+
+
+@transaction.atomic
+def user_update(*, user: User, name: str, email: str) -> User:
+    """Change a user's name and e-mail address (unique ignoring case)."""
+    locked = User.objects.select_for_update().filter(pk=user.pk).first()
+    if locked is None:
+        raise NotFound(USER_NOT_FOUND)
+    locked.name = clean_name(name, what="Name", max_length=190) if name.strip() else ""
+    locked.email = clean_email(email)
+    save_unique(locked, conflict=USER_TAKEN, update_fields=["name", "email"])
+    return locked
+
+
+def _lock_server_admins(user: User) -> tuple[User, int]:
+    """The user's row and how many active server admins there are, every one of their rows
+    locked in id order: two admins revoking each other at once cannot both succeed."""
+    admins = list(
+        User.objects.select_for_update()
+        .filter(is_superuser=True, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    locked = User.objects.select_for_update().filter(pk=user.pk).first()
+    if locked is None:
+        raise NotFound(USER_NOT_FOUND)
+    return locked, len(admins)
+
+
+@transaction.atomic
+def user_set_server_admin(*, user: User, is_server_admin: bool) -> User:
+    """Grant or revoke server admin; never the last active one away."""
+    locked, admin_count = _lock_server_admins(user)
+    if not is_server_admin and locked.is_superuser and locked.is_active and admin_count <= 1:
+        raise Refusal(LAST_SERVER_ADMIN)
+    locked.is_superuser = locked.is_staff = is_server_admin
+    locked.save(update_fields=["is_superuser", "is_staff"])
+    return locked
+
+
+@transaction.atomic
+def user_set_disabled(*, actor: User, user: User, disabled: bool) -> User:
+    """Disable (no sign-in, no HTTP Basic, and their sessions end on their next request) or
+    enable a user. Nobody disables themselves or the last active server admin."""
+    locked, admin_count = _lock_server_admins(user)
+    if disabled and locked.pk == actor.pk:
+        raise Refusal("You cannot disable yourself")
+    if disabled and locked.is_superuser and locked.is_active and admin_count <= 1:
+        raise Refusal(LAST_SERVER_ADMIN)
+    locked.is_active = not disabled
+    locked.save(update_fields=["is_active"])
+    return locked
+
+
 @transaction.atomic
 def membership_add(*, identity: Identity, org: Organization, user: User, role: Role) -> Membership:
     """Make ``user`` a member of ``org``, never with a role above the caller's."""
     check_role_ceiling(identity, role)
+    return join_org(org=org, user=user, role=role)
+
+
+ALREADY_MEMBER = "User is already member of this organization"
+
+
+def join_org(*, org: Organization, user: User, role: Role) -> Membership:
+    """``user`` becomes a member of ``org`` (the caller checked who may decide that)."""
     membership = Membership(org=org, user=user, role=role)
-    save_unique(membership, conflict="User is already member of this organization")
+    save_unique(membership, conflict=ALREADY_MEMBER)
     if user.current_org_id is None:
         user.current_org = org
         user.save(update_fields=["current_org"])

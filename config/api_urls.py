@@ -8,6 +8,7 @@ from django.urls import path
 from accounts import api as accounts_api
 from accounts import verification
 from accounts.audit import api as audit_api
+from accounts.invites import api as invites_api
 from accounts.teams import api as teams_api
 from apikeys import api as apikeys_api
 from tokens import api as tokens_api
@@ -19,6 +20,12 @@ urlpatterns = [
     path("openapi.json", accounts_api.openapi, name="api-openapi"),
     path("org", accounts_api.current_org, name="api-org"),
     path("org/", accounts_api.current_org),
+    path("org/invites", invites_api.invites, name="api-org-invites"),
+    path(
+        "org/invites/<str:code>/revoke",
+        invites_api.invite_revoke_view,
+        name="api-org-invite-revoke",
+    ),
     path("org/users", accounts_api.org_users, name="api-org-members"),
     path("org/users/<str:user_id>", accounts_api.org_user, name="api-org-member"),
     path("user", accounts_api.current_user, name="api-user"),

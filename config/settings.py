@@ -299,6 +299,15 @@ if KEYHOUSE_PUBLIC_URL and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", K
 # How long a proxy may reuse an /api/auth/verify answer (0: never, no-store): every second here
 # is a second a revoked or disabled token still gets through such a proxy.
 KEYHOUSE_VERIFY_CACHE_SECONDS = env_int("KEYHOUSE_VERIFY_CACHE_SECONDS", 0, minimum=0, maximum=3600)
+# An invitation's link works once, for this many days.
+KEYHOUSE_INVITE_DAYS = env_int("KEYHOUSE_INVITE_DAYS", 7, minimum=1, maximum=365)
+# A password-reset link works once, within this many seconds (an hour at most).
+PASSWORD_RESET_TIMEOUT = env_int(
+    "KEYHOUSE_PASSWORD_RESET_SECONDS", 3600, minimum=300, maximum=3600
+)
+# Django's admin site bypasses Keyhouse's rules: off unless an operator turns it on, and then
+# read-only for Keyhouse's own models (accounts/admin.py).
+KEYHOUSE_DJANGO_ADMIN = env_bool("KEYHOUSE_DJANGO_ADMIN", False)
 # manage.py prune_audit deletes audit events older than this.
 KEYHOUSE_AUDIT_RETENTION_DAYS = env_int("KEYHOUSE_AUDIT_RETENTION_DAYS", 365, minimum=1)
 # Dotted paths walked in order by accounts.api_auth; each knows one kind of credential.
