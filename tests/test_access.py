@@ -22,7 +22,8 @@ from django.urls import URLPattern, URLResolver, resolve, reverse
 
 import config.urls
 from accounts.access import Needed
-from accounts.models import Permission, ServiceAccount, Team, User
+from accounts.invites.services import invite_create
+from accounts.models import Invite, Permission, ServiceAccount, Team, User
 from accounts.roles import Role
 from accounts.teams.services import permission_create, team_create, team_member_add
 from apikeys.models import ApiKey
@@ -30,8 +31,21 @@ from tests.helpers import grant, make_user, signed_in
 from tokens.models import ServiceAccountToken
 from tokens.services import token_create
 
-# The few pages that are not about an org's data: signing in and out, and your own profile.
-NOT_ORG_VIEWS = {"login", "logout", "home", "profile", "switch-org"}
+# The few pages that are not about an org's data: signing in and out, your own profile,
+# resetting a forgotten password, and the page an invitation's link opens.
+NOT_ORG_VIEWS = {
+    "login",
+    "logout",
+    "home",
+    "profile",
+    "switch-org",
+    "password-reset",
+    "password-reset-done",
+    "password-reset-confirm",
+    "password-reset-complete",
+    "invite-open",
+    "invite-accept",
+}
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 # Enough for any of the forms to be valid, so a view that skipped its check would act.
 FORM_DATA = {"name": "changed", "role": "Admin", "expiration": "never", "ttl": "1d", "next": "/"}
@@ -46,6 +60,7 @@ class OrgObjects:
     team: Team  # with the account and the member in it
     member: User
     permission: Permission
+    invite: Invite
 
 
 # Which object fills each URL parameter; a new parameter must be taught here.
@@ -56,6 +71,7 @@ PARAMETERS: dict[str, Callable[[OrgObjects], int | str]] = {
     "team_id": lambda objects: objects.team.pk,
     "user_id": lambda objects: objects.member.pk,
     "name": lambda objects: objects.permission.name,
+    "code": lambda objects: objects.invite.code,
 }
 
 
@@ -123,7 +139,10 @@ def objects(make_account, make_key, org_admin, org) -> OrgObjects:
     team_member_add(identity=org_admin, team=team, service_account=account)
     team_member_add(identity=org_admin, team=team, user=member)
     permission = permission_create(identity=org_admin, name="metrics:ingest")
-    return OrgObjects(account, token, key, team, member, permission)
+    invite, _ = invite_create(
+        identity=org_admin, login_or_email="new@example.com", role=Role.VIEWER, base_url=""
+    )
+    return OrgObjects(account, token, key, team, member, permission, invite)
 
 
 def test_every_ui_url_is_named_and_every_org_page_checks_access():
@@ -194,6 +213,7 @@ def test_the_walk_sees_the_pages_it_is_meant_to():
         "team-member-sa-remove",
         "org-user-remove",
         "permission-delete",
+        "org-invite-revoke",
     } <= set(OBJECT_URLS)
     assert {"serviceaccounts", "apikeys-hide", "teams", "org-users", "permissions"} <= set(
         ORG_URLS

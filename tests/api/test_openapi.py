@@ -20,6 +20,7 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 import config.api_urls
 import config.urls
 from accounts import api as accounts_api
+from accounts.invites.services import invite_create
 from accounts.models import Team
 from accounts.roles import Role
 from accounts.services import service_account_create
@@ -362,6 +363,9 @@ def verify_steps(method: str) -> list[Step]:
 
 EVERYONE = {"teamId": "everyone"}
 EDDIE = {"userId": "eddie"}
+INVITES = "/api/org/invites"
+INVITE_REVOKE = INVITES + "/{code}/revoke"
+INVITE = {"loginOrEmail": "new@example.com", "role": "Viewer"}
 
 # One scenario per documented operation: its steps run in order on a fresh world, and every
 # answer must have the expected status and match the documented schema.
@@ -634,6 +638,22 @@ SCENARIOS: dict[str, list[Step]] = {
         Step("POST", ORG_USERS, 404, body={**ADD, "loginOrEmail": "ghost"}),
         Step("POST", ORG_USERS, 403, who=("Bearer", "doomed_secret"), body=ADD),
     ],
+    f"GET {INVITES}": [
+        Step("POST", INVITES, 200, body=INVITE),
+        Step("GET", INVITES, 200),
+        Step("GET", INVITES, 403, who="vera"),
+    ],
+    f"POST {INVITES}": [
+        Step("POST", INVITES, 200, body=INVITE),
+        Step("POST", INVITES, 200, body={**INVITE, "name": "New", "sendEmail": False}),
+        Step("POST", INVITES, 409, body={**INVITE, "loginOrEmail": "eddie"}),
+        Step("POST", INVITES, 400, body={**INVITE, "loginOrEmail": "nobody at all"}),
+        Step("POST", INVITES, 403, who=("Bearer", "doomed_secret"), body=INVITE),
+    ],
+    f"DELETE {INVITE_REVOKE}": [
+        Step("DELETE", INVITE_REVOKE, 200, ids={"code": "invite_code"}),
+        Step("DELETE", INVITE_REVOKE, 404, ids={"code": "invite_code"}),
+    ],
     f"PATCH {ORG_USER}": [
         Step("PATCH", ORG_USER, 200, ids=EDDIE, body={"role": "Viewer"}),
         Step("PATCH", ORG_USER, 400, ids=EDDIE, body={"role": "Boss"}),
@@ -674,6 +694,9 @@ def world(org, other_org, admin, editor, viewer, server_admin, org_admin) -> dic
         "builtin_permission": "teams:write",
         "custom_permission": permission_create(identity=org_admin, name="metrics:ingest").name,
         "kept": kept.pk,
+        "invite_code": invite_create(
+            identity=org_admin, login_or_email="x@example.com", role=Role.VIEWER, base_url=""
+        )[0].code,
     }
     for name in ("k1", "k2", "k3"):
         key, secret = api_key_create(
