@@ -398,3 +398,23 @@ def org_view(needed: Needed) -> Callable[[ViewT], ViewT]:
         return cast(ViewT, wrapper)
 
     return decorator
+
+
+def server_admin_view(view: ViewT) -> ViewT:
+    """Decorate a Server admin page: signed in, and a server admin (else the 403 page,
+    whatever the method). A service's ``NotFound`` is the 404 page. Put it outermost; the
+    wrapper's ``server_admin_only`` lets ``tests/test_access.py`` find it."""
+
+    @wraps(view)
+    def wrapper(request: SignedInRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only server admins may use this page.")
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+
+    wrapper.server_admin_only = True  # type: ignore[attr-defined]
+    return cast(ViewT, wrapper)

@@ -1,34 +1,71 @@
-from django import forms
+"""Django's admin site, only when ``KEYHOUSE_DJANGO_ADMIN`` turns it on (at /django-admin/).
+
+Keyhouse's own pages are where orgs, users and their rules live (the last Admin, the role
+ceiling, the API-keys migration state): here every Keyhouse model is read-only, so the admin
+site can show data but never bypass them."""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.db.models import Model
 from django.http import HttpRequest
 
-from accounts.models import Membership, Organization, ServerGrant, Team, User
+from accounts.models import (
+    Invite,
+    Membership,
+    Organization,
+    ServerGrant,
+    ServiceAccount,
+    Team,
+    User,
+)
 
 
-class MembershipInline(admin.TabularInline):
+class ReadOnly:
+    """Look, don't touch."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class MembershipInline(ReadOnly, admin.TabularInline):
     model = Membership
     extra = 0
 
 
 @admin.register(User)
-class KeyhouseUserAdmin(UserAdmin):
+class KeyhouseUserAdmin(ReadOnly, UserAdmin):
     inlines = [MembershipInline]
     fieldsets = (*(UserAdmin.fieldsets or ()), ("Keyhouse", {"fields": ("name", "current_org")}))
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ["id", "name", "created_at", "api_keys_migrated_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
 
-    def save_model(
-        self, request: HttpRequest, obj: Organization, form: forms.ModelForm, change: bool
-    ) -> None:
-        super().save_model(request, obj, form, change)
-        if not change:  # like accounts.services.org_create: every org has its Everyone team
-            Team.objects.create_everyone(obj)
+
+@admin.register(ServiceAccount)
+class ServiceAccountAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["id", "name", "login", "org", "role", "is_disabled"]
+    search_fields = ["name", "login"]
+
+
+@admin.register(Team)
+class TeamAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["id", "name", "org", "is_everyone"]
+
+
+@admin.register(Invite)
+class InviteAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["id", "email", "org", "role", "created_at", "expires_at", "accepted_at"]
+    exclude = ["digest"]
 
 
 @admin.register(ServerGrant)

@@ -27,12 +27,12 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import reswap, retarget, trigger_client_event
 
-from accounts.access import AppRequest
+from accounts.access import AppRequest, SignedInRequest
 
 CLOSE_DIALOG = "closeDialog"  # static/js/keyhouse.js closes the open dialog on it
 
 
-def htmx_partial(request: AppRequest) -> bool:
+def htmx_partial(request: SignedInRequest) -> bool:
     """An htmx swap of part of the page (a history restore wants the whole page)."""
     return bool(request.htmx) and not request.htmx.history_restore_request
 
@@ -68,7 +68,7 @@ def next_url_leaving(request: HttpRequest, own_page: str, fallback: str) -> tupl
 
 
 def confirm(
-    request: AppRequest,
+    request: SignedInRequest,
     *,
     next_url: str,
     cancel_url: str | None = None,

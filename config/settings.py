@@ -302,9 +302,7 @@ KEYHOUSE_VERIFY_CACHE_SECONDS = env_int("KEYHOUSE_VERIFY_CACHE_SECONDS", 0, mini
 # An invitation's link works once, for this many days.
 KEYHOUSE_INVITE_DAYS = env_int("KEYHOUSE_INVITE_DAYS", 7, minimum=1, maximum=365)
 # A password-reset link works once, within this many seconds (an hour at most).
-PASSWORD_RESET_TIMEOUT = env_int(
-    "KEYHOUSE_PASSWORD_RESET_SECONDS", 3600, minimum=300, maximum=3600
-)
+PASSWORD_RESET_TIMEOUT = env_int("KEYHOUSE_PASSWORD_RESET_SECONDS", 3600, minimum=300, maximum=3600)
 # Django's admin site bypasses Keyhouse's rules: off unless an operator turns it on, and then
 # read-only for Keyhouse's own models (accounts/admin.py).
 KEYHOUSE_DJANGO_ADMIN = env_bool("KEYHOUSE_DJANGO_ADMIN", False)

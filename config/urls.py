@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
@@ -20,10 +21,13 @@ urlpatterns = [
         name="login",
     ),
     path("logout", accounts_views.logout_view, name="logout"),
-    path("admin/", admin.site.urls),
     path("api/", include("config.api_urls")),
     re_path(r"^api/", accounts_api.not_found),
+    path("", include("accounts.serveradmin.urls")),
     path("", include("accounts.urls")),
     path("", include("tokens.urls")),
     path("", include("apikeys.urls")),
 ]
+
+if settings.KEYHOUSE_DJANGO_ADMIN:
+    urlpatterns.insert(0, path("django-admin/", admin.site.urls))

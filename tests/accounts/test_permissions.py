@@ -176,20 +176,6 @@ def test_main_org_got_everyone_from_the_migration():
     assert Team.objects.filter(org_id=MAIN_ORG_ID, is_everyone=True, name=EVERYONE).exists()
 
 
-def test_orgs_created_in_the_admin_get_everyone(server_admin, client):
-    client.force_login(server_admin)
-    response = client.post(
-        "/admin/accounts/organization/add/",
-        {
-            "name": "Initech",
-            "memberships-TOTAL_FORMS": "0",
-            "memberships-INITIAL_FORMS": "0",
-        },
-    )
-    assert response.status_code == 302, response.content[:500]
-    assert Team.objects.filter(org__name="Initech", is_everyone=True).exists()
-
-
 def test_everyone_applies_to_every_user_and_account_of_its_org_only(
     org, editor, viewer, make_account, outsider, other_org
 ):
