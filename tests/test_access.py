@@ -72,6 +72,7 @@ PARAMETERS: dict[str, Callable[[OrgObjects], int | str]] = {
     "user_id": lambda objects: objects.member.pk,
     "name": lambda objects: objects.permission.name,
     "code": lambda objects: objects.invite.code,
+    "org_id": lambda objects: objects.account.org_id,
 }
 
 
@@ -79,7 +80,7 @@ def ui_patterns(patterns: list, prefix: str = "") -> Iterator[tuple[str, URLPatt
     """(route, pattern) of every URL outside Django's admin and the JSON API."""
     for entry in patterns:
         route = prefix + str(entry.pattern)
-        if route.lstrip("^").startswith(("admin/", "api/")):
+        if route.lstrip("^").startswith(("django-admin/", "api/")):
             continue
         if isinstance(entry, URLResolver):
             yield from ui_patterns(entry.url_patterns, route)
@@ -88,7 +89,15 @@ def ui_patterns(patterns: list, prefix: str = "") -> Iterator[tuple[str, URLPatt
 
 
 UI_URLS = dict(ui_patterns(config.urls.urlpatterns))
-ORG_URLS = sorted(pattern.name for pattern in UI_URLS.values() if pattern.name not in NOT_ORG_VIEWS)
+# Server admin → Organizations and Users: about the server, not one org.
+SERVER_ADMIN_URLS = sorted(
+    pattern.name for route, pattern in UI_URLS.items() if route.startswith("admin/")
+)
+ORG_URLS = sorted(
+    pattern.name
+    for pattern in UI_URLS.values()
+    if pattern.name not in NOT_ORG_VIEWS and pattern.name not in SERVER_ADMIN_URLS
+)
 OBJECT_URLS = [
     pattern.name
     for pattern in UI_URLS.values()
@@ -218,3 +227,38 @@ def test_the_walk_sees_the_pages_it_is_meant_to():
     assert {"serviceaccounts", "apikeys-hide", "teams", "org-users", "permissions"} <= set(
         ORG_URLS
     ) - set(OBJECT_URLS)
+
+
+def test_every_server_admin_page_checks_for_a_server_admin():
+    unchecked = [
+        name
+        for name in SERVER_ADMIN_URLS
+        if not getattr(resolve(url_for(name, None)).func, "server_admin_only", False)
+    ]
+    assert not unchecked, "decorate these views with accounts.access.server_admin_view"
+    assert {"admin-orgs", "admin-users", "admin-org-delete", "admin-user-disable"} <= set(
+        SERVER_ADMIN_URLS
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", SERVER_ADMIN_URLS)
+def test_server_admin_pages_refuse_everyone_else_whatever_the_method(name, request, objects):
+    url = url_for(name, objects)
+    clients = [signed_in(request.getfixturevalue(p)) for p in ("admin", *PERSONAS)]
+    grant(request.getfixturevalue("editor"), "users:write", "teams:write")
+    before = snapshot()
+    for client in clients:
+        for method in METHODS:
+            assert send(client, method, url).status_code == 403, f"{method} {url}"
+    assert snapshot() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", SERVER_ADMIN_URLS)
+def test_server_admin_posts_without_the_csrf_token_are_refused(name, objects, server_admin):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(server_admin)
+    before = snapshot()
+    assert client.post(url_for(name, objects), FORM_DATA).status_code == 403
+    assert snapshot() == before

@@ -6,16 +6,27 @@ from __future__ import annotations
 
 import importlib
 import re
+import time
 
 import pytest
 from django.core import mail
 from django.test import Client
 from django.urls import clear_url_caches
 
+from accounts.errors import Refusal
 from accounts.models import Membership, Organization, ServiceAccount, Team, User
 from accounts.roles import Role
 from apikeys.models import ApiKey
-from tests.helpers import HTMX, PASSWORD, basic_auth, make_user, page_text, signed_in
+from tests.helpers import (
+    HTMX,
+    PASSWORD,
+    basic_auth,
+    in_parallel,
+    make_user,
+    needs_postgresql,
+    page_text,
+    signed_in,
+)
 from tokens.models import ServiceAccountToken
 from tokens.services import token_create
 
@@ -269,3 +280,32 @@ class TestDjangoAdmin:
         org.refresh_from_db()
         assert org.name == "Acme"
         assert User.objects.filter(pk=admin.pk).exists()
+
+
+@needs_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_server_admins_revoking_each_other_leave_one(monkeypatch, server_admin):
+    from accounts import services
+
+    other = make_user("rita", None, None, is_superuser=True, is_staff=True)
+    original = services._lock_server_admins
+
+    def slow(*args, **kwargs):
+        result = original(*args, **kwargs)
+        time.sleep(0.2)  # without the lock, both would count two admins and go ahead
+        return result
+
+    monkeypatch.setattr(services, "_lock_server_admins", slow)
+    targets = iter([server_admin.pk, other.pk])
+
+    def revoke() -> str:
+        user = User.objects.get(pk=next(targets))
+        try:
+            services.user_set_server_admin(user=user, is_server_admin=False)
+        except Refusal as exc:
+            return exc.message
+        return "revoked"
+
+    results = in_parallel(2, revoke)
+    assert sorted(results) == sorted(["revoked", services.LAST_SERVER_ADMIN])
+    assert User.objects.filter(is_superuser=True).count() == 1
