@@ -24,6 +24,8 @@ class InviteForm(forms.Form):
     role = forms.ChoiceField(label="Role", initial=Role.VIEWER)
 
     def __init__(self, *args: Any, roles: list[Role], **kwargs: Any) -> None:
+        # Its ids must differ from those of "Add user", which shares the page and field names.
+        kwargs.setdefault("auto_id", "invite_%s")
         super().__init__(*args, **kwargs)
         offer_roles(self, roles)
 
