@@ -99,6 +99,12 @@ def test_env_list(monkeypatch):
             "exclude each other",
         ),
         ({"DJANGO_SECRET_KEY": "k", "DJANGO_EMAIL_PORT": "70000"}, "DJANGO_EMAIL_PORT"),
+        ({"DJANGO_SECRET_KEY": "k", "KEYHOUSE_INVITE_DAYS": "0"}, "KEYHOUSE_INVITE_DAYS"),
+        (
+            {"DJANGO_SECRET_KEY": "k", "KEYHOUSE_PASSWORD_RESET_SECONDS": "86400"},
+            "KEYHOUSE_PASSWORD_RESET_SECONDS must be at most 3600",
+        ),
+        ({"DJANGO_SECRET_KEY": "k", "KEYHOUSE_DJANGO_ADMIN": "maybe"}, "KEYHOUSE_DJANGO_ADMIN"),
         (
             {"DJANGO_SECRET_KEY": "k", "DJANGO_DEFAULT_FROM_EMAIL": "keyhouse"},
             "DJANGO_DEFAULT_FROM_EMAIL must be an e-mail address",
@@ -240,4 +246,24 @@ def test_expiring_soon_window_and_public_url():
     assert values == {
         "KEYHOUSE_EXPIRING_SOON_DAYS": 14,
         "KEYHOUSE_PUBLIC_URL": "https://keyhouse.example.com",
+    }
+
+
+def test_invites_password_resets_and_the_admin_site():
+    names = ("KEYHOUSE_INVITE_DAYS", "PASSWORD_RESET_TIMEOUT", "KEYHOUSE_DJANGO_ADMIN")
+    assert settings_values(*names) == {
+        "KEYHOUSE_INVITE_DAYS": 7,
+        "PASSWORD_RESET_TIMEOUT": 3600,
+        "KEYHOUSE_DJANGO_ADMIN": False,
+    }
+    values = settings_values(
+        *names,
+        KEYHOUSE_INVITE_DAYS="3",
+        KEYHOUSE_PASSWORD_RESET_SECONDS="900",
+        KEYHOUSE_DJANGO_ADMIN="true",
+    )
+    assert values == {
+        "KEYHOUSE_INVITE_DAYS": 3,
+        "PASSWORD_RESET_TIMEOUT": 900,
+        "KEYHOUSE_DJANGO_ADMIN": True,
     }
