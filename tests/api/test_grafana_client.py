@@ -242,3 +242,29 @@ def test_current_organization_users(grafana, org, admin, other_org):
     with pytest.raises(GrafanaClientError) as excinfo:
         grafana.organization.delete_user_current_organization(newcomer.pk)
     assert excinfo.value.status_code == 404
+
+
+def test_org_invites_with_the_clients_own_requests(grafana, org, admin):
+    """grafana-client has no invite calls: scripts send them through its generic client."""
+    sent = grafana.client.POST(
+        "/org/invites",
+        json={
+            "loginOrEmail": "new@example.com",
+            "name": "New",
+            "role": "Editor",
+            "sendEmail": True,
+        },
+    )
+    assert sent["message"] == "Sent invite to new@example.com"
+    (pending,) = grafana.client.GET("/org/invites")
+    assert (pending["email"], pending["role"], pending["code"]) == (
+        "new@example.com",
+        "Editor",
+        sent["code"],
+    )
+    with pytest.raises(GrafanaClientError) as refused:
+        grafana.client.POST("/org/invites", json={"loginOrEmail": "alice", "role": "Viewer"})
+    assert refused.value.status_code == 409
+    revoked = grafana.client.DELETE(f"/org/invites/{sent['code']}/revoke")
+    assert revoked == {"message": "Invite revoked"}
+    assert grafana.client.GET("/org/invites") == []
