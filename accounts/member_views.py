@@ -1,8 +1,10 @@
 """Configuration → Users: the org's members (Grafana's "Organization users"), each role changed
 inline, an existing user added by login or e-mail with a role, a member removed after a
+confirmation; and invitations: "Invite user" and the pending invites, each revoked after a
 confirmation. The services refuse what would leave the org without an Admin or touch a role
 above the caller's; those refusals show where the change was asked for. Changes answer htmx
-with ``orgUsersChanged``, on which the list (with its search and page) refreshes."""
+with ``orgUsersChanged``, on which the list (with its search and page) refreshes, or
+``orgInvitesChanged``, on which the pending invites do."""
 
 from __future__ import annotations
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 from django.urls import reverse
 
+from accounts.emails import message
 from accounts.models import Organization
 from tokens.models import ServiceAccountToken
 
@@ -32,16 +32,7 @@ def expiry_digest(
             {"token": token, "url": _account_url(token.service_account_id)} for token in tokens
         ],
     }
-    subject = render_to_string("tokens/email/expiry_digest_subject.txt", context)
-    message = EmailMultiAlternatives(
-        subject=settings.EMAIL_SUBJECT_PREFIX + " ".join(subject.split()),
-        body=render_to_string("tokens/email/expiry_digest.txt", context),
-        to=list(recipients),
-    )
-    message.attach_alternative(
-        render_to_string("tokens/email/expiry_digest.html", context), "text/html"
-    )
-    return message
+    return message("tokens/email/expiry_digest", context, recipients)
 
 
 def leak_report(

@@ -19,7 +19,7 @@ def invites(request: AppRequest) -> JsonResponse:
         return JsonResponse([i.to_api() for i in pending_invites(identity.org)], safe=False)
     data = parse_json_object(request)
     login_or_email = field(data, "loginOrEmail", str, required=True)
-    send_email = field(data, "sendEmail", bool, default=True)
+    send_email = field(data, "sendEmail", bool, default=False)  # as in Grafana
     invite, secret = invite_create(
         identity=identity,
         login_or_email=login_or_email,

@@ -15,4 +15,4 @@ def invite_message(invite: Invite, link: str) -> EmailMultiAlternatives:
         "link": link,
         "days": settings.KEYHOUSE_INVITE_DAYS,
     }
-    return message("accounts/email/invite", context, invite.email)
+    return message("accounts/email/invite", context, [invite.email])

@@ -105,7 +105,7 @@ def _welcome(request: HttpRequest, invite: Invite) -> HttpResponse:
 
 
 def _new_account(request: HttpRequest, invite: Invite, context: dict[str, Any]) -> HttpResponse:
-    form = NewAccountForm(request.POST or None, email=invite.email)
+    form = NewAccountForm(request.POST or None, email=invite.email, initial={"name": invite.name})
     if request.method == "POST" and form.is_valid():
         try:
             invite, user = invite_accept_new(

@@ -37,7 +37,7 @@ def send_reset_link(user: User, base_url: str) -> None:
         "link": reset_link(user, base_url),
         "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
     }
-    message("accounts/email/password_reset", context, user.email).send()
+    message("accounts/email/password_reset", context, [user.email]).send()
 
 
 def _address_digest(email: str) -> str:
