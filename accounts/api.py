@@ -15,6 +15,7 @@ from accounts.access import (
     READ_ORG_USERS,
     AppRequest,
     get_member,
+    get_or_404,
     get_org,
     get_service_account,
     require_permission,
@@ -31,20 +32,32 @@ from accounts.api_base import (
     role_field,
     with_api_headers,
 )
-from accounts.models import Membership, Organization, ServiceAccount, isoformat, list_item
+from accounts.models import (
+    Membership,
+    Organization,
+    ServiceAccount,
+    User,
+    isoformat,
+    list_item,
+)
 from accounts.names import name_key
 from accounts.roles import Role
 from accounts.services import (
     MAX_SECONDS_TO_LIVE,
+    USER_NOT_FOUND,
     find_user,
     membership_add,
     membership_remove,
     membership_update,
     org_create,
+    org_delete,
+    org_rename,
     service_account_create,
     service_account_delete,
     service_account_update,
     user_create,
+    user_set_disabled,
+    user_set_server_admin,
 )
 from accounts.teams.catalogue import (
     SERVICEACCOUNTS_READ,
@@ -93,6 +106,55 @@ def orgs(request: AppRequest) -> JsonResponse:
     if query:
         queryset = queryset.filter(name_key__contains=name_key(query))
     return JsonResponse([{"id": org.pk, "name": org.name} for org in queryset], safe=False)
+
+
+@api_view(["GET", "PUT", "DELETE"])
+def org_detail(request: AppRequest, org_id: str) -> JsonResponse:
+    """Grafana's ``/api/orgs/<id>``: read, rename (``{"name"}``) or delete an org."""
+    require_server_admin(request.identity)
+    org = get_org(request.identity, org_id)
+    if request.method == "PUT":
+        org_rename(org=org, name=field(parse_json_object(request), "name", str, required=True))
+        return JsonResponse({"message": "Organization updated"})
+    if request.method == "DELETE":
+        org_delete(org=org)
+        return JsonResponse({"message": "Organization deleted"})
+    return JsonResponse(org.to_api())
+
+
+def _admin_user(request: AppRequest, user_id: str) -> User:
+    require_server_admin(request.identity)
+    return get_or_404(User.objects.all(), user_id, USER_NOT_FOUND)
+
+
+@api_view(["POST"])
+def admin_disable_user(request: AppRequest, user_id: str) -> JsonResponse:
+    user = _admin_user(request, user_id)
+    user_set_disabled(actor=_person(request), user=user, disabled=True)
+    return JsonResponse({"message": "User disabled"})
+
+
+@api_view(["POST"])
+def admin_enable_user(request: AppRequest, user_id: str) -> JsonResponse:
+    user = _admin_user(request, user_id)
+    user_set_disabled(actor=_person(request), user=user, disabled=False)
+    return JsonResponse({"message": "User enabled"})
+
+
+@api_view(["PUT"])
+def admin_user_permissions(request: AppRequest, user_id: str) -> JsonResponse:
+    """``{"isGrafanaAdmin": bool}`` grants or revokes server admin."""
+    user = _admin_user(request, user_id)
+    grant = field(parse_json_object(request), "isGrafanaAdmin", bool, required=True)
+    user_set_server_admin(user=user, is_server_admin=grant)
+    return JsonResponse({"message": "User permissions updated"})
+
+
+def _person(request: AppRequest) -> User:
+    """The server admin calling (only users are server admins)."""
+    user = request.identity.user
+    assert user is not None
+    return user
 
 
 @api_view(["POST"])

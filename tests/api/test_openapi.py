@@ -363,6 +363,8 @@ def verify_steps(method: str) -> list[Step]:
 
 EVERYONE = {"teamId": "everyone"}
 EDDIE = {"userId": "eddie"}
+ORG_BY_ID = "/api/orgs/{orgId}"
+ADMIN_USER = "/api/admin/users/{userId}"
 INVITES = "/api/org/invites"
 INVITE_REVOKE = INVITES + "/{code}/revoke"
 INVITE = {"loginOrEmail": "new@example.com", "role": "Viewer"}
@@ -415,6 +417,55 @@ SCENARIOS: dict[str, list[Step]] = {
         ),
         Step("POST", "/api/orgs/{orgId}/users", 400, ids=ACME, body={**ADD, "role": "Boss"}),
         Step("POST", "/api/orgs/{orgId}/users", 404, ids={"orgId": "globex"}, body=ADD),
+    ],
+    f"GET {ORG_BY_ID}": [
+        Step("GET", ORG_BY_ID, 200, who="root", ids=ACME),
+        Step("GET", ORG_BY_ID, 404, who="root", ids={"orgId": "missing"}),
+        Step("GET", ORG_BY_ID, 403, ids=ACME),
+    ],
+    f"PUT {ORG_BY_ID}": [
+        Step("PUT", ORG_BY_ID, 200, who="root", ids=ACME, body={"name": "Acme 2"}),
+        Step("PUT", ORG_BY_ID, 409, who="root", ids=ACME, body={"name": "GLOBEX"}),
+        Step("PUT", ORG_BY_ID, 400, who="root", ids=ACME, body={"name": ""}),
+        Step("PUT", ORG_BY_ID, 403, ids=ACME, body={"name": "Mine"}),
+    ],
+    f"DELETE {ORG_BY_ID}": [
+        Step("DELETE", ORG_BY_ID, 403, ids={"orgId": "globex"}),
+        Step("DELETE", ORG_BY_ID, 200, who="root", ids={"orgId": "globex"}),
+        Step("DELETE", ORG_BY_ID, 404, who="root", ids={"orgId": "globex"}),
+    ],
+    f"POST {ADMIN_USER}/disable": [
+        Step("POST", ADMIN_USER + "/disable", 200, who="root", ids=EDDIE),
+        Step("GET", "/api/org", 401, who="eddie"),
+        Step("POST", ADMIN_USER + "/disable", 400, who="root", ids={"userId": "root"}),
+        Step("POST", ADMIN_USER + "/disable", 404, who="root", ids={"userId": "missing"}),
+        Step("POST", ADMIN_USER + "/disable", 403, ids=EDDIE),
+    ],
+    f"POST {ADMIN_USER}/enable": [
+        Step("POST", ADMIN_USER + "/disable", 200, who="root", ids=EDDIE),
+        Step("POST", ADMIN_USER + "/enable", 200, who="root", ids=EDDIE),
+        Step("GET", "/api/org", 200, who="eddie"),
+    ],
+    f"PUT {ADMIN_USER}/permissions": [
+        Step(
+            "PUT",
+            ADMIN_USER + "/permissions",
+            400,
+            who="root",
+            ids={"userId": "root"},
+            body={"isGrafanaAdmin": False},
+        ),
+        Step(
+            "PUT",
+            ADMIN_USER + "/permissions",
+            200,
+            who="root",
+            ids=EDDIE,
+            body={"isGrafanaAdmin": True},
+        ),
+        Step("GET", "/api/orgs", 200, who="eddie"),
+        Step("PUT", ADMIN_USER + "/permissions", 400, who="root", ids=EDDIE, body={}),
+        Step("PUT", ADMIN_USER + "/permissions", 403, ids=EDDIE, body={"isGrafanaAdmin": True}),
     ],
     "GET /api/serviceaccounts/search": [
         Step("GET", "/api/serviceaccounts/search", 200, query="?query=bot&perpage=1"),
@@ -688,6 +739,7 @@ def world(org, other_org, admin, editor, viewer, server_admin, org_admin) -> dic
         "doomed_secret": doomed_secret,
         "alice": admin.pk,
         "eddie": editor.pk,
+        "root": server_admin.pk,
         "ops": team_create(identity=org_admin, name="Ops").pk,
         "everyone": Team.objects.get(org=org, is_everyone=True).pk,
         "globex_everyone": Team.objects.get(org=other_org, is_everyone=True).pk,
