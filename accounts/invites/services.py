@@ -82,7 +82,9 @@ def invite_create(
     email = _invitee_email(login_or_email)
     name = clean_name(name, what="Name", max_length=190) if name.strip() else ""
     # One invite at a time per org and address: parallel invites queue on the org's row.
-    org = Organization.objects.select_for_update().get(pk=identity.org.pk)
+    org = Organization.objects.select_for_update().filter(pk=identity.org.pk).first()
+    if org is None:
+        raise NotFound("Organization not found")
     if Membership.objects.filter(org=org, user__email__iexact=email).exists():
         raise Conflict(ALREADY_MEMBER)
     now = timezone.now()
@@ -98,7 +100,7 @@ def invite_create(
         invited_by=identity.user,
         expires_at=now + timedelta(days=settings.KEYHOUSE_INVITE_DAYS),
     )
-    if send_email:
+    if send_email:  # within the transaction: a mail that cannot go leaves no invite behind
         try:
             invite_message(invite, invite_link(base_url, secret)).send()
         except (OSError, SMTPException) as exc:
