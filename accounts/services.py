@@ -111,13 +111,17 @@ def org_contents(org: Organization) -> list[tuple[str, int]]:
     delete follows, so the confirmation cannot leave anything out."""
     collector = Collector(using=router.db_for_write(Organization))
     collector.collect([org])
-    counts: Counter[str] = Counter()
+    counts: Counter[type[models.Model]] = Counter()
     for model, instances in collector.data.items():
         if model is not Organization:
-            counts[str(model._meta.verbose_name_plural)] += len(instances)
+            counts[model] += len(instances)
     for queryset in collector.fast_deletes:
-        counts[str(queryset.model._meta.verbose_name_plural)] += queryset.count()
-    return sorted((what, count) for what, count in counts.items() if count)
+        counts[queryset.model] += queryset.count()
+    return sorted(
+        (str(model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural), count)
+        for model, count in counts.items()
+        if count
+    )
 
 
 @transaction.atomic

@@ -37,6 +37,7 @@ class ApiKey(NamedModel):
     objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "API key"
         ordering = ["name_key", "pk"]
         constraints = [
             models.UniqueConstraint(fields=["org", "name_key"], name="apikeys_name_unique"),
