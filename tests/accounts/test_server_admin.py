@@ -94,9 +94,9 @@ class TestOrganizations:
         assert "Are you sure you want to delete the organization 'Acme'?" in question
         for part in (
             "2 memberships",
-            "1 service accounts",
-            "1 service account tokens",
-            "1 api keys",
+            "1 service account,",
+            "1 service account token",
+            "1 API key",
         ):
             assert part in question, part
         response = root_client.post(f"/admin/orgs/{org.pk}/delete")
