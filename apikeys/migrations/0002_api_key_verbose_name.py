@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('apikeys', '0001_initial'),
+        ("apikeys", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='apikey',
-            options={'ordering': ['name_key', 'pk'], 'verbose_name': 'API key'},
+            name="apikey",
+            options={"ordering": ["name_key", "pk"], "verbose_name": "API key"},
         ),
     ]
