@@ -1,8 +1,9 @@
 """Django's admin site, only when ``KEYHOUSE_DJANGO_ADMIN`` turns it on (at /django-admin/).
 
 Keyhouse's own pages are where orgs, users and their rules live (the last Admin, the role
-ceiling, the API-keys migration state): here every Keyhouse model is read-only, so the admin
-site can show data but never bypass them."""
+ceiling, the API-keys migration state): here those models are read-only, so the admin site can
+show them but never bypass the rules. Server grants are the exception: this site is where a
+server admin manages them."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin

@@ -99,7 +99,7 @@ def orgs(request: AppRequest) -> JsonResponse:
     if request.method == "POST":
         data = parse_json_object(request)
         name = field(data, "name", str, required=True)
-        org = org_create(name=name, creator=request.identity.user)
+        org = org_create(name=name, creator=request.identity.user, actor=request.identity)
         return JsonResponse({"orgId": org.pk, "message": "Organization created"})
     queryset = Organization.objects.all()
     query = request.GET.get("query", "").replace("\x00", "").strip()
@@ -114,10 +114,11 @@ def org_detail(request: AppRequest, org_id: str) -> JsonResponse:
     require_server_admin(request.identity)
     org = get_org(request.identity, org_id)
     if request.method == "PUT":
-        org_rename(org=org, name=field(parse_json_object(request), "name", str, required=True))
+        name = field(parse_json_object(request), "name", str, required=True)
+        org_rename(actor=request.identity, org=org, name=name)
         return JsonResponse({"message": "Organization updated"})
     if request.method == "DELETE":
-        org_delete(org=org)
+        org_delete(actor=request.identity, org=org)
         return JsonResponse({"message": "Organization deleted"})
     return JsonResponse(org.to_api())
 
@@ -130,14 +131,14 @@ def _admin_user(request: AppRequest, user_id: str) -> User:
 @api_view(["POST"])
 def admin_disable_user(request: AppRequest, user_id: str) -> JsonResponse:
     user = _admin_user(request, user_id)
-    user_set_disabled(actor=_person(request), user=user, disabled=True)
+    user_set_disabled(actor=request.identity, user=user, disabled=True)
     return JsonResponse({"message": "User disabled"})
 
 
 @api_view(["POST"])
 def admin_enable_user(request: AppRequest, user_id: str) -> JsonResponse:
     user = _admin_user(request, user_id)
-    user_set_disabled(actor=_person(request), user=user, disabled=False)
+    user_set_disabled(actor=request.identity, user=user, disabled=False)
     return JsonResponse({"message": "User enabled"})
 
 
@@ -146,15 +147,8 @@ def admin_user_permissions(request: AppRequest, user_id: str) -> JsonResponse:
     """``{"isGrafanaAdmin": bool}`` grants or revokes server admin."""
     user = _admin_user(request, user_id)
     grant = field(parse_json_object(request), "isGrafanaAdmin", bool, required=True)
-    user_set_server_admin(user=user, is_server_admin=grant)
+    user_set_server_admin(actor=request.identity, user=user, is_server_admin=grant)
     return JsonResponse({"message": "User permissions updated"})
-
-
-def _person(request: AppRequest) -> User:
-    """The server admin calling (only users are server admins)."""
-    user = request.identity.user
-    assert user is not None
-    return user
 
 
 @api_view(["POST"])
@@ -169,6 +163,7 @@ def admin_create_user(request: AppRequest) -> JsonResponse:
         name=field(data, "name", str, default=""),
         password=field(data, "password", str, required=True),
         org=org,
+        actor=request.identity,
     )
     return JsonResponse({"id": user.pk, "message": "User created"})
 

@@ -21,7 +21,8 @@ from accounts.access import (
     check_can_manage_role,
     check_role_ceiling,
 )
-from accounts.audit.services import Target, record
+from accounts.audit.models import ActorType
+from accounts.audit.services import Actor, Target, record
 from accounts.errors import Conflict, NotFound, Refusal
 from accounts.models import (
     MAIN_ORG_ID,
@@ -86,23 +87,32 @@ def clean_name(name: str, *, what: str, max_length: int) -> str:
 
 
 @transaction.atomic
-def org_create(*, name: str, creator: User | None = None) -> Organization:
-    """Create an org with its Everyone team; its creator (if any) becomes its Admin."""
+def org_create(
+    *, name: str, creator: User | None = None, actor: Identity | Actor | None = None
+) -> Organization:
+    """Create an org with its Everyone team; its creator (if any) becomes its Admin. The
+    audit log has it when someone (``actor``) asked; setup code (fixtures, the bench) has none."""
     org = Organization(name=clean_name(name, what="Organization name", max_length=190))
     save_unique(org, conflict="Organization name taken")
     Team.objects.create_everyone(org)
     if creator is not None:
         Membership.objects.create(org=org, user=creator, role=Role.ADMIN)
+    if actor is not None:
+        record("org.create", actor=actor, org=org, target=org)
     return org
 
 
 @transaction.atomic
-def org_rename(*, org: Organization, name: str) -> Organization:
+def org_rename(*, actor: Identity | Actor, org: Organization, name: str) -> Organization:
     locked = Organization.objects.select_for_update().filter(pk=org.pk).first()
     if locked is None:
         raise NotFound("Organization not found")
+    before = locked.name
     locked.name = clean_name(name, what="Organization name", max_length=190)
     save_unique(locked, conflict="Organization name taken", update_fields=["name", "updated_at"])
+    if before != locked.name:
+        details = {"name": {"from": before, "to": locked.name}}
+        record("org.rename", actor=actor, org=locked, target=locked, details=details)
     return locked
 
 
@@ -125,12 +135,16 @@ def org_contents(org: Organization) -> list[tuple[str, int]]:
 
 
 @transaction.atomic
-def org_delete(*, org: Organization) -> None:
-    """Delete the org and everything in it (members' accounts stay)."""
+def org_delete(*, actor: Identity | Actor, org: Organization) -> None:
+    """Delete the org and everything in it (members' accounts stay). The event is the
+    server's: the org's own log goes with it."""
     locked = Organization.objects.select_for_update().filter(pk=org.pk).first()
     if locked is None:
         raise NotFound("Organization not found")
+    details = {"deleted": [f"{count} {what}" for what, count in org_contents(locked)]}
+    target = Target.of(locked)
     locked.delete()
+    record("org.delete", actor=actor, org=None, target=target, details=details)
 
 
 USER_TAKEN = "User with same login or email already exists"
@@ -147,8 +161,10 @@ def user_create(
     org: Organization | None = None,
     role: Role = Role.VIEWER,
     is_server_admin: bool = False,
+    actor: Identity | Actor | None = None,
 ) -> User:
-    """Create a user and make them a member of ``org`` (Main Org. by default)."""
+    """Create a user and make them a member of ``org`` (Main Org. by default). A server
+    event when someone (``actor``) asked; an accepted invitation records its own."""
     login = login.strip() or email.strip()
     if not login:
         raise ValidationError("A login or an email is required.")
@@ -168,6 +184,9 @@ def user_create(
     save_unique(user, conflict=USER_TAKEN)
     if org is not None:
         Membership.objects.create(org=org, user=user, role=role)
+    if actor is not None:
+        details = {"org": org.name if org else None, "role": role.value}
+        record("user.create", actor=actor, org=None, target=user, details=details)
     return user
 
 
@@ -179,14 +198,22 @@ def clean_email(email: str) -> str:
 
 
 @transaction.atomic
-def user_update(*, user: User, name: str, email: str) -> User:
+def user_update(*, actor: Identity | Actor, user: User, name: str, email: str) -> User:
     """Change a user's name and e-mail address (unique ignoring case)."""
     locked = User.objects.select_for_update().filter(pk=user.pk).first()
     if locked is None:
         raise NotFound(USER_NOT_FOUND)
+    before = {"name": locked.name, "email": locked.email}
     locked.name = clean_name(name, what="Name", max_length=190) if name.strip() else ""
     locked.email = clean_email(email)
     save_unique(locked, conflict=USER_TAKEN, update_fields=["name", "email"])
+    details = {
+        field: {"from": old, "to": getattr(locked, field)}
+        for field, old in before.items()
+        if old != getattr(locked, field)
+    }
+    if details:
+        record("user.update", actor=actor, org=None, target=locked, details=details)
     return locked
 
 
@@ -206,35 +233,48 @@ def _lock_server_admins(user: User) -> tuple[User, int]:
 
 
 @transaction.atomic
-def user_set_server_admin(*, user: User, is_server_admin: bool) -> User:
+def user_set_server_admin(*, actor: Identity | Actor, user: User, is_server_admin: bool) -> User:
     """Grant or revoke server admin; never the last active one away."""
     locked, admin_count = _lock_server_admins(user)
     if not is_server_admin and locked.is_superuser and locked.is_active and admin_count <= 1:
         raise Refusal(LAST_SERVER_ADMIN)
+    if locked.is_superuser != is_server_admin:
+        action = "user.server-admin.grant" if is_server_admin else "user.server-admin.revoke"
+        record(action, actor=actor, org=None, target=locked)
     locked.is_superuser = locked.is_staff = is_server_admin
     locked.save(update_fields=["is_superuser", "is_staff"])
     return locked
 
 
 @transaction.atomic
-def user_set_disabled(*, actor: User, user: User, disabled: bool) -> User:
+def user_set_disabled(*, actor: Identity | Actor, user: User, disabled: bool) -> User:
     """Disable (no sign-in, no HTTP Basic, and their sessions end on their next request) or
     enable a user. Nobody disables themselves or the last active server admin."""
     locked, admin_count = _lock_server_admins(user)
-    if disabled and locked.pk == actor.pk:
+    if disabled and locked.pk == _actor_user_id(actor):
         raise Refusal("You cannot disable yourself")
     if disabled and locked.is_superuser and locked.is_active and admin_count <= 1:
         raise Refusal(LAST_SERVER_ADMIN)
+    if locked.is_active == disabled:
+        record("user.disable" if disabled else "user.enable", actor=actor, org=None, target=locked)
     locked.is_active = not disabled
     locked.save(update_fields=["is_active"])
     return locked
+
+
+def _actor_user_id(actor: Identity | Actor) -> int | None:
+    if isinstance(actor, Identity):
+        return actor.user.pk if actor.user is not None else None
+    return actor.id if actor.type == ActorType.USER else None
 
 
 @transaction.atomic
 def membership_add(*, identity: Identity, org: Organization, user: User, role: Role) -> Membership:
     """Make ``user`` a member of ``org``, never with a role above the caller's."""
     check_role_ceiling(identity, role)
-    return join_org(org=org, user=user, role=role)
+    membership = join_org(org=org, user=user, role=role)
+    record("orgmember.add", actor=identity, org=org, target=user, details={"role": role.value})
+    return membership
 
 
 ALREADY_MEMBER = "User is already member of this organization"
@@ -247,7 +287,6 @@ def join_org(*, org: Organization, user: User, role: Role) -> Membership:
     if user.current_org_id is None:
         user.current_org = org
         user.save(update_fields=["current_org"])
-    record("orgmember.add", actor=identity, org=org, target=user, details={"role": role.value})
     return membership
 
 

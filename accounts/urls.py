@@ -2,9 +2,9 @@ from django.urls import include, path
 
 from accounts import member_views, views
 from accounts import serviceaccount_views as sa_views
+from accounts.audit import views as audit_views
 from accounts.invites import views as invite_views
 from accounts.passwords import views as password_views
-from accounts.audit import views as audit_views
 
 urlpatterns = [
     path("", views.home, name="home"),

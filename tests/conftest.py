@@ -1,6 +1,7 @@
 """Personas shared by every test: two orgs and one user per role. Helper functions that are
 not fixtures live in tests/helpers.py."""
 
+import importlib
 import json
 from dataclasses import dataclass, field
 
@@ -8,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.forms.models import model_to_dict
 from django.test import Client
+from django.urls import clear_url_caches
 
 from accounts.access import Identity
 from accounts.audit import services as audit_services
@@ -155,3 +157,18 @@ def make_key(org_admin):
 @pytest.fixture
 def admin_client(admin) -> Client:
     return signed_in(admin)
+
+
+@pytest.fixture
+def django_admin_site(settings):
+    """Django's admin site served at /django-admin/, as KEYHOUSE_DJANGO_ADMIN=true does (the
+    URLconf reads the setting once, so it is read again here, and after the test)."""
+    import config.urls
+
+    settings.KEYHOUSE_DJANGO_ADMIN = True
+    importlib.reload(config.urls)
+    clear_url_caches()
+    yield
+    settings.KEYHOUSE_DJANGO_ADMIN = False
+    importlib.reload(config.urls)
+    clear_url_caches()

@@ -46,16 +46,7 @@ def leak_report(
     """Tell an org's Admins which of its tokens and keys a leak report revoked (``revoked``:
     items with ``kind``, ``name`` and ``account``), and where they were found."""
     context = {"org": org, "revoked": revoked, "source": source, "url": url}
-    subject = render_to_string("tokens/email/leak_report_subject.txt", context)
-    message = EmailMultiAlternatives(
-        subject=settings.EMAIL_SUBJECT_PREFIX + " ".join(subject.split()),
-        body=render_to_string("tokens/email/leak_report.txt", context),
-        to=list(recipients),
-    )
-    message.attach_alternative(
-        render_to_string("tokens/email/leak_report.html", context), "text/html"
-    )
-    return message
+    return message("tokens/email/leak_report", context, recipients)
 
 
 def _account_url(account_id: int) -> str:

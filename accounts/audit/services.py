@@ -51,6 +51,12 @@ class Actor:
         return cls(ActorType.SYSTEM, None, name)
 
     @classmethod
+    def person(cls, user: User, request: HttpRequest | None = None) -> Actor:
+        """A signed-in person acting outside any org (a server admin's page), from where."""
+        address = client_address(request) if request is not None else None
+        return cls(ActorType.USER, user.pk, user.get_username(), address)
+
+    @classmethod
     def of(cls, identity: Identity) -> Actor:
         """The person, service account or legacy key behind ``identity``."""
         if identity.kind == "user":

@@ -24,6 +24,8 @@ from accounts.access import (
     check_role_ceiling,
     require_user_identity,
 )
+from accounts.audit.models import ActorType
+from accounts.audit.services import Actor, Target, record
 from accounts.errors import Conflict, NotFound, Refusal
 from accounts.invites.emails import invite_message
 from accounts.invites.models import Invite, invite_digest, new_code, new_secret
@@ -108,7 +110,14 @@ def invite_create(
             raise MailFailed() from None
         invite.email_sent_at = timezone.now()
         invite.save(update_fields=["email_sent_at"])
+    details = {"role": invite.role, "emailSent": send_email}
+    record("invite.create", actor=identity, target=_target(invite), details=details)
     return invite, secret
+
+
+def _target(invite: Invite) -> Target:
+    """An invite in the audit log, by the address it is for."""
+    return Target("invite", invite.pk, invite.email)
 
 
 def pending_invites(org: Organization) -> list[Invite]:
@@ -129,6 +138,7 @@ def invite_revoke(*, identity: Identity, code: str) -> Invite:
     check_can_manage_role(identity, Role(invite.role))
     invite.revoked_at = timezone.now()
     invite.save(update_fields=["revoked_at"])
+    record("invite.revoke", actor=identity, target=_target(invite), details={"role": invite.role})
     return invite
 
 
@@ -157,7 +167,10 @@ def _lock_pending(digest: str) -> Invite:
     return invite
 
 
-def _accepted(invite: Invite, user: User) -> None:
+def _accepted(invite: Invite, user: User, *, address: str | None, new_account: bool) -> None:
+    actor = Actor(ActorType.USER, user.pk, user.get_username(), address)
+    details = {"role": invite.role, "newAccount": new_account}
+    record("invite.accept", actor=actor, org=invite.org, target=_target(invite), details=details)
     invite.accepted_at = timezone.now()
     invite.accepted_by = user
     invite.save(update_fields=["accepted_at", "accepted_by"])
@@ -166,19 +179,21 @@ def _accepted(invite: Invite, user: User) -> None:
 
 
 @transaction.atomic
-def invite_accept_existing(*, digest: str, user: User) -> Invite:
+def invite_accept_existing(*, digest: str, user: User, address: str | None) -> Invite:
     """The signed-in ``user`` (the account with the invited address) joins the org. The
     invite is locked and read again, so of two parallel acceptances one is refused."""
     invite = _lock_pending(digest)
     if user.email.casefold() != invite.email.casefold() or not user.is_active:
         raise Refusal("This invitation is for another account.")
     join_org(org=invite.org, user=user, role=Role(invite.role))
-    _accepted(invite, user)
+    _accepted(invite, user, address=address, new_account=False)
     return invite
 
 
 @transaction.atomic
-def invite_accept_new(*, digest: str, login: str, name: str, password: str) -> tuple[Invite, User]:
+def invite_accept_new(
+    *, digest: str, login: str, name: str, password: str, address: str | None
+) -> tuple[Invite, User]:
     """A new account with the invited address, member of the org with the invited role."""
     invite = _lock_pending(digest)
     if account_for(invite) is not None:
@@ -191,5 +206,5 @@ def invite_accept_new(*, digest: str, login: str, name: str, password: str) -> t
         org=invite.org,
         role=Role(invite.role),
     )
-    _accepted(invite, user)
+    _accepted(invite, user, address=address, new_account=True)
     return invite, user

@@ -33,6 +33,7 @@ from accounts.invites.services import (
     pending_invites,
 )
 from accounts.models import User
+from accounts.network import client_address
 from accounts.roles import Role
 from accounts.teams.catalogue import USERS_WRITE
 
@@ -92,7 +93,9 @@ def invite_accept(request: HttpRequest) -> HttpResponse:
 
 def _accept_existing(request: HttpRequest, invite: Invite, account: User) -> HttpResponse:
     try:
-        invite = invite_accept_existing(digest=invite.digest, user=account)
+        invite = invite_accept_existing(
+            digest=invite.digest, user=account, address=client_address(request)
+        )
     except Refusal as exc:  # accepted in the meantime, say
         return render(request, ACCEPT_TEMPLATE, {"invalid": exc.message}, status=409)
     return _welcome(request, invite)
@@ -113,6 +116,7 @@ def _new_account(request: HttpRequest, invite: Invite, context: dict[str, Any]) 
                 login=form.cleaned_data["login"],
                 name=form.cleaned_data["name"],
                 password=form.cleaned_data["password1"],
+                address=client_address(request),
             )
         except ValidationError as exc:
             form.add_error(None, exc)

@@ -14,6 +14,9 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from accounts.access import Identity
+from accounts.audit.models import ActorType
+from accounts.audit.services import Actor, record
 from accounts.emails import message
 from accounts.models import User
 from accounts.passwords.models import ResetRequest
@@ -29,15 +32,22 @@ def reset_link(user: User, base_url: str) -> str:
     return base_url + reverse("password-reset-confirm", args=[uid, token])
 
 
-def send_reset_link(user: User, base_url: str) -> None:
+def send_reset_link(user: User, base_url: str, *, actor: Identity | Actor) -> None:
     """Mail ``user`` a link to choose a new password (it works once, within
-    ``PASSWORD_RESET_TIMEOUT``)."""
+    ``PASSWORD_RESET_TIMEOUT``), asked for by ``actor``: a server admin, or whoever typed
+    the address on "Forgot password?"."""
     context = {
         "user": user,
         "link": reset_link(user, base_url),
         "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
     }
     message("accounts/email/password_reset", context, [user.email]).send()
+    record("user.password-reset", actor=actor, org=None, target=user)
+
+
+def anonymous(client: str | None) -> Actor:
+    """Whoever asked on "Forgot password?", known by their address only."""
+    return Actor(ActorType.USER, None, "", client)
 
 
 def _address_digest(email: str) -> str:

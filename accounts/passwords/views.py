@@ -14,7 +14,13 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
 
 from accounts.network import client_address, public_base_url
-from accounts.passwords.services import client_over_limit, note_request, send_reset_link, users_for
+from accounts.passwords.services import (
+    anonymous,
+    client_over_limit,
+    note_request,
+    send_reset_link,
+    users_for,
+)
 
 logger = logging.getLogger("keyhouse.auth")
 
@@ -35,7 +41,7 @@ class ForgotPasswordView(auth_views.PasswordResetView):
         if note_request(email, client):
             for user in users_for(email):
                 try:
-                    send_reset_link(user, public_base_url(self.request))
+                    send_reset_link(user, public_base_url(self.request), actor=anonymous(client))
                 except (OSError, SMTPException) as exc:
                     # Saying so would tell that the address has an account.
                     logger.error("Password reset e-mail failed: %s", type(exc).__name__)

@@ -27,6 +27,7 @@ from accounts.access import (
     identity_for_user,
     server_admin_view,
 )
+from accounts.audit.services import Actor
 from accounts.errors import NotFound, Refusal, message_of
 from accounts.models import SEARCH_MAX_LENGTH, Membership, Organization, ServiceAccount, User
 from accounts.names import name_key
@@ -52,6 +53,10 @@ from accounts.ui import confirm, htmx_partial, safe_next_url
 PER_PAGE = 50
 ORGS = "admin-orgs"
 USERS = "admin-users"
+
+
+def _actor(request: SignedInRequest) -> Actor:
+    return Actor.person(request.user, request)
 
 
 def _query(request: SignedInRequest) -> str:
@@ -95,7 +100,9 @@ def org_create_view(request: SignedInRequest) -> HttpResponse:
     form = OrgNameForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            org = org_create(name=form.cleaned_data["name"], creator=request.user)
+            org = org_create(
+                name=form.cleaned_data["name"], creator=request.user, actor=_actor(request)
+            )
         except (Refusal, ValidationError) as exc:
             form.add_error("name", message_of(exc))
         else:
@@ -118,7 +125,7 @@ def org_detail(request: SignedInRequest, org_id: str) -> HttpResponse:
     form = OrgNameForm(request.POST or None, initial={"name": org.name})
     if request.method == "POST" and form.is_valid():
         try:
-            org = org_rename(org=org, name=form.cleaned_data["name"])
+            org = org_rename(actor=_actor(request), org=org, name=form.cleaned_data["name"])
         except NotFound:
             raise
         except (Refusal, ValidationError) as exc:
@@ -144,7 +151,7 @@ def org_delete_view(request: SignedInRequest, org_id: str) -> HttpResponse:
             org=org,
             contents=org_contents(org),
         )
-    org_delete(org=org)
+    org_delete(actor=_actor(request), org=org)
     messages.success(request, f"Deleted the organization {org.name}.")
     return redirect(next_url)
 
@@ -180,6 +187,7 @@ def user_create_view(request: SignedInRequest) -> HttpResponse:
                 email=data["email"],
                 name=data["name"],
                 password=data["password"],
+                actor=_actor(request),
             )
         except (Refusal, ValidationError) as exc:
             form.add_error(None, message_of(exc))
@@ -226,7 +234,12 @@ def user_detail(request: SignedInRequest, user_id: str) -> HttpResponse:
     form = UserEditForm(request.POST)
     if form.is_valid():
         try:
-            user_update(user=user, name=form.cleaned_data["name"], email=form.cleaned_data["email"])
+            user_update(
+                actor=_actor(request),
+                user=user,
+                name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
+            )
         except NotFound:
             raise
         except (Refusal, ValidationError) as exc:
@@ -271,7 +284,7 @@ def user_disable(request: SignedInRequest, user_id: str) -> HttpResponse:
     return _user_action(
         request,
         user_id,
-        lambda user: user_set_disabled(actor=request.user, user=user, disabled=True),
+        lambda user: user_set_disabled(actor=_actor(request), user=user, disabled=True),
         "Disabled {user}: their sessions have ended.",
     )
 
@@ -282,7 +295,7 @@ def user_enable(request: SignedInRequest, user_id: str) -> HttpResponse:
     return _user_action(
         request,
         user_id,
-        lambda user: user_set_disabled(actor=request.user, user=user, disabled=False),
+        lambda user: user_set_disabled(actor=_actor(request), user=user, disabled=False),
         "Enabled {user}.",
     )
 
@@ -293,7 +306,7 @@ def user_grant_admin(request: SignedInRequest, user_id: str) -> HttpResponse:
     return _user_action(
         request,
         user_id,
-        lambda user: user_set_server_admin(user=user, is_server_admin=True),
+        lambda user: user_set_server_admin(actor=_actor(request), user=user, is_server_admin=True),
         "{user} is now a server admin.",
     )
 
@@ -304,7 +317,7 @@ def user_revoke_admin(request: SignedInRequest, user_id: str) -> HttpResponse:
     return _user_action(
         request,
         user_id,
-        lambda user: user_set_server_admin(user=user, is_server_admin=False),
+        lambda user: user_set_server_admin(actor=_actor(request), user=user, is_server_admin=False),
         "{user} is no longer a server admin.",
     )
 
@@ -316,7 +329,7 @@ def user_send_reset(request: SignedInRequest, user_id: str) -> HttpResponse:
         if not user.email or not user.is_active:
             raise Refusal("Only an enabled user with an e-mail address can reset their password.")
         try:
-            send_reset_link(user, public_base_url(request))
+            send_reset_link(user, public_base_url(request), actor=_actor(request))
         except (OSError, SMTPException):
             raise Refusal("The e-mail could not be sent. Try again later.") from None
 

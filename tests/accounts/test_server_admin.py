@@ -4,14 +4,12 @@ ends sessions and Basic auth; and Django's admin site, off unless turned on, the
 
 from __future__ import annotations
 
-import importlib
 import re
 import time
 
 import pytest
 from django.core import mail
 from django.test import Client
-from django.urls import clear_url_caches
 
 from accounts.errors import Refusal
 from accounts.models import Membership, Organization, ServiceAccount, Team, User
@@ -20,6 +18,7 @@ from apikeys.models import ApiKey
 from tests.helpers import (
     HTMX,
     PASSWORD,
+    SYSTEM,
     basic_auth,
     in_parallel,
     make_user,
@@ -248,23 +247,13 @@ class TestUsers:
 
 
 class TestDjangoAdmin:
-    @pytest.fixture
-    def admin_site_on(self, settings):
-        import config.urls
-
-        settings.KEYHOUSE_DJANGO_ADMIN = True
-        importlib.reload(config.urls)
-        clear_url_caches()
-        yield
-        settings.KEYHOUSE_DJANGO_ADMIN = False
-        importlib.reload(config.urls)
-        clear_url_caches()
-
     def test_off_by_default(self, root_client, settings):
         assert settings.KEYHOUSE_DJANGO_ADMIN is False
         assert root_client.get("/django-admin/").status_code == 404
 
-    def test_when_on_keyhouse_models_are_read_only(self, admin_site_on, root_client, org, admin):
+    def test_when_on_keyhouse_models_are_read_only(
+        self, django_admin_site, root_client, org, admin
+    ):
         assert root_client.get("/django-admin/").status_code == 200
         change = f"/django-admin/accounts/organization/{org.pk}/change/"
         assert root_client.get(change).status_code == 200
@@ -301,7 +290,7 @@ def test_two_server_admins_revoking_each_other_leave_one(monkeypatch, server_adm
     def revoke() -> str:
         user = User.objects.get(pk=next(targets))
         try:
-            services.user_set_server_admin(user=user, is_server_admin=False)
+            services.user_set_server_admin(actor=SYSTEM, user=user, is_server_admin=False)
         except Refusal as exc:
             return exc.message
         return "revoked"

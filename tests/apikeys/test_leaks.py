@@ -179,11 +179,11 @@ def test_unknown_strings_cost_the_same_queries_however_many(client, server_admin
 
 
 def test_a_server_admin_gives_the_grant_to_one_account_in_the_admin(
-    server_admin, make_account, org_admin
+    server_admin, make_account, org_admin, django_admin_site
 ):
     scanner, other = make_account("scanner"), make_account("other")
     client = signed_in(server_admin)
-    add = "/admin/accounts/servergrant/add/"
+    add = "/django-admin/accounts/servergrant/add/"
     response = client.post(add, {"permission": "tokens:report-leak", "service_account": scanner.pk})
     assert response.status_code == 302
     assert ServerGrant.objects.get().service_account == scanner
