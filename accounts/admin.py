@@ -1,9 +1,8 @@
 """Django's admin site, only when ``KEYHOUSE_DJANGO_ADMIN`` turns it on (at /django-admin/).
 
 Keyhouse's own pages are where orgs, users and their rules live (the last Admin, the role
-ceiling, the API-keys migration state): here those models are read-only, so the admin site can
-show them but never bypass the rules. Server grants are the exception: this site is where a
-server admin manages them."""
+ceiling, the API-keys migration state, one holder per server grant): here those models are
+read-only, so the admin site can show them but never bypass the rules or the audit log."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
@@ -70,8 +69,8 @@ class InviteAdmin(ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(ServerGrant)
-class ServerGrantAdmin(admin.ModelAdmin):
-    """Where a server admin gives ``tokens:report-leak`` to a secret scanner's account."""
+class ServerGrantAdmin(ReadOnly, admin.ModelAdmin):
+    """Given and removed in Server admin → Server grants (or ``/api/admin/grants``)."""
 
     list_display = ["permission", "service_account", "created_at"]
     raw_id_fields = ["service_account"]

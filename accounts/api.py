@@ -64,6 +64,8 @@ from accounts.teams.catalogue import (
     SERVICEACCOUNTS_WRITE,
     USERS_WRITE,
 )
+from accounts.teams.models import ServerGrant
+from accounts.teams.services import server_grant_give, server_grant_remove
 
 
 @api_view(["GET"], authenticated=False)
@@ -166,6 +168,31 @@ def admin_create_user(request: AppRequest) -> JsonResponse:
         actor=request.identity,
     )
     return JsonResponse({"id": user.pk, "message": "User created"})
+
+
+@api_view(["GET"])
+def admin_grants(request: AppRequest) -> JsonResponse:
+    """The server grants given, one per permission at most."""
+    require_server_admin(request.identity)
+    grants = ServerGrant.objects.select_related("service_account__org").order_by("permission")
+    return JsonResponse([grant.to_api() for grant in grants], safe=False)
+
+
+@api_view(["PUT", "DELETE"])
+def admin_grant(request: AppRequest, permission: str) -> JsonResponse:
+    """``PUT {"serviceAccountId"}`` gives the server permission to that account (of any org),
+    in place of its holder; ``DELETE`` takes it away."""
+    identity = request.identity
+    require_server_admin(identity)
+    if request.method == "DELETE":
+        server_grant_remove(actor=identity, permission=permission)
+        return JsonResponse({"message": "Server grant removed"})
+    account_id = field(parse_json_object(request), "serviceAccountId", int, required=True)
+    if account_id < 1:
+        raise ApiError(400, "Bad request data: serviceAccountId must be a positive id")
+    account = get_or_404(ServiceAccount.objects.all(), account_id, "Service account not found")
+    grant = server_grant_give(actor=identity, permission=permission, account=account)
+    return JsonResponse({"message": "Server grant given", **grant.to_api()})
 
 
 @api_view(["POST"])

@@ -49,6 +49,8 @@ urlpatterns = [
         accounts_api.admin_user_permissions,
         name="api-admin-user-permissions",
     ),
+    path("admin/grants", accounts_api.admin_grants, name="api-admin-grants"),
+    path("admin/grants/<str:permission>", accounts_api.admin_grant, name="api-admin-grant"),
     path("audit", audit_api.audit_events, name="api-audit"),
     path("auth/leaked", apikeys_api.leaked, name="api-leaked"),
     path("auth/keys", apikeys_api.keys, name="api-keys"),

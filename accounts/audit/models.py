@@ -49,6 +49,8 @@ ACTIONS = (
     "orgmember.add",
     "orgmember.update",
     "orgmember.remove",
+    "servergrant.give",
+    "servergrant.remove",
     "signin.success",
     "signin.failure",
     "signin.lockout",

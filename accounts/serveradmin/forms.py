@@ -5,8 +5,10 @@ from typing import Any, cast
 from django import forms
 
 from accounts.forms import offer_roles
-from accounts.models import Organization, User
+from accounts.models import Organization, ServiceAccount, User
+from accounts.names import name_key
 from accounts.roles import Role
+from accounts.teams.catalogue import SERVER_PERMISSIONS
 
 
 class OrgNameForm(forms.Form):
@@ -36,3 +38,29 @@ class AddToOrgForm(forms.Form):
         field = cast(forms.ModelChoiceField, self.fields["org"])
         field.queryset = Organization.objects.exclude(memberships__user=user)
         offer_roles(self, list(Role))
+
+
+class ServerGrantForm(forms.Form):
+    """Whom to give a server permission: a service account named in its org."""
+
+    permission = forms.ChoiceField(
+        label="Permission", choices=[(name, name) for name in SERVER_PERMISSIONS]
+    )
+    org = forms.ModelChoiceField(
+        queryset=Organization.objects.order_by("name_key", "pk"), label="Organization"
+    )
+    account = forms.CharField(
+        label="Service account",
+        max_length=ServiceAccount.NAME_MAX_LENGTH,
+        help_text="Its name, as its organization's Service accounts page shows it.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        org, name = data.get("org"), data.get("account")
+        if org is not None and name:
+            found = ServiceAccount.objects.filter(org=org, name_key=name_key(name)).first()
+            if found is None:
+                self.add_error("account", f"{org.name} has no service account named '{name}'.")
+            data["service_account"] = found
+        return data

@@ -38,4 +38,6 @@ urlpatterns = [
         views.user_org_remove,
         name="admin-user-org-remove",
     ),
+    path("admin/grants", views.grant_list, name="admin-grants"),
+    path("admin/grants/<str:permission>/remove", views.grant_remove, name="admin-grant-remove"),
 ]

@@ -1,6 +1,7 @@
-"""Server admin → Organizations and Users: Grafana's server-admin pages, for server admins
-only. Every change goes through the services the API uses (``accounts.services``), so the
-same rules hold here: the last Admin of an org, the last server admin, the role ceiling.
+"""Server admin → Organizations, Users and Server grants: Grafana's server-admin pages (and
+Keyhouse's server grants), for server admins only. Every change goes through the services the
+API uses (``accounts.services``, ``accounts.teams.services``), so the same rules hold here: the
+last Admin of an org, the last server admin, the role ceiling, one holder per server grant.
 Every page works without JavaScript; confirmations follow ``accounts.ui.confirm``."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
@@ -34,7 +35,13 @@ from accounts.names import name_key
 from accounts.network import public_base_url
 from accounts.passwords.services import send_reset_link
 from accounts.roles import Role
-from accounts.serveradmin.forms import AddToOrgForm, OrgNameForm, UserCreateForm, UserEditForm
+from accounts.serveradmin.forms import (
+    AddToOrgForm,
+    OrgNameForm,
+    ServerGrantForm,
+    UserCreateForm,
+    UserEditForm,
+)
 from accounts.services import (
     membership_add,
     membership_remove,
@@ -48,11 +55,15 @@ from accounts.services import (
     user_set_server_admin,
     user_update,
 )
+from accounts.teams.catalogue import SERVER_PERMISSIONS
+from accounts.teams.models import ServerGrant
+from accounts.teams.services import server_grant_give, server_grant_remove
 from accounts.ui import confirm, htmx_partial, safe_next_url
 
 PER_PAGE = 50
 ORGS = "admin-orgs"
 USERS = "admin-users"
+GRANTS = "admin-grants"
 
 
 def _actor(request: SignedInRequest) -> Actor:
@@ -410,4 +421,51 @@ def user_org_remove(request: SignedInRequest, user_id: str, org_id: str) -> Http
     except Refusal as exc:
         return confirm(request, error=exc.message, **options)
     messages.success(request, f"Removed {user.username} from {org.name}.")
+    return _done(request, next_url)
+
+
+# --- Server grants ---------------------------------------------------------------------------
+
+
+def _held_grants() -> dict[str, ServerGrant]:
+    grants = ServerGrant.objects.select_related("service_account__org")
+    return {grant.permission: grant for grant in grants}
+
+
+@server_admin_view
+@require_http_methods(["GET", "POST"])
+def grant_list(request: SignedInRequest) -> HttpResponse:
+    """Who holds each server permission; the form's POST gives one to a service account."""
+    form = ServerGrantForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        permission, account = form.cleaned_data["permission"], form.cleaned_data["service_account"]
+        try:
+            server_grant_give(actor=_actor(request), permission=permission, account=account)
+        except NotFound as exc:  # the account was deleted meanwhile
+            form.add_error("account", exc.message)
+        else:
+            messages.success(
+                request, f"{account.name} ({account.org.name}) now holds {permission}."
+            )
+            return redirect(GRANTS)
+    held = _held_grants()
+    permissions = [
+        (name, description, held.get(name)) for name, description in SERVER_PERMISSIONS.items()
+    ]
+    context = {"nav_active": GRANTS, "permissions": permissions, "form": form}
+    return render(request, "accounts/admin_grants.html", context)
+
+
+@server_admin_view
+@require_http_methods(["GET", "POST"])
+def grant_remove(request: SignedInRequest, permission: str) -> HttpResponse:
+    grant = _held_grants().get(permission)
+    if grant is None:
+        raise Http404("Nobody holds this permission.")
+    next_url = reverse(GRANTS)
+    if request.method == "GET":
+        return confirm(request, next_url=next_url, danger=True, nav_active=GRANTS, grant=grant)
+    server_grant_remove(actor=_actor(request), permission=permission)
+    account = grant.service_account
+    messages.success(request, f"{account.name} ({account.org.name}) no longer holds {permission}.")
     return _done(request, next_url)

@@ -411,3 +411,16 @@ class ServerGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.permission}: service account {self.service_account_id}"
+
+    def to_api(self) -> dict:
+        """Read with ``select_related("service_account__org")``."""
+        account = self.service_account
+        return {
+            "permission": self.permission,
+            "serviceAccountId": account.pk,
+            "serviceAccountName": account.name,
+            "serviceAccountLogin": account.login,
+            "orgId": account.org_id,
+            "orgName": account.org.name,
+            "since": isoformat(self.created_at),
+        }

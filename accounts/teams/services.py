@@ -13,17 +13,24 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
 
 from accounts.access import Identity, check_can_manage_account, check_grant_ceiling
-from accounts.audit.services import Target, record
+from accounts.audit.services import Actor, Target, record
 from accounts.errors import Conflict, NotFound, Refusal
 from accounts.models import Membership, ServiceAccount, User
 from accounts.services import clean_name, save_unique
-from accounts.teams.catalogue import DESCRIPTION_MAX_LENGTH, clean_permission_name, is_builtin
+from accounts.teams.catalogue import (
+    DESCRIPTION_MAX_LENGTH,
+    SERVER_PERMISSIONS,
+    clean_permission_name,
+    is_builtin,
+)
 from accounts.teams.models import (
     Grant,
     Permission,
+    ServerGrant,
     ServiceAccountPermission,
     Team,
     TeamMember,
@@ -299,3 +306,74 @@ def team_member_remove(
     record(
         "team.member.remove", actor=identity, target=team, details=_member(user, service_account)
     )
+
+
+# --- Server grants --------------------------------------------------------------------------
+
+
+def _server_permission(permission: str) -> str:
+    if permission not in SERVER_PERMISSIONS:
+        raise NotFound(f"Unknown server permission '{permission}'.")
+    return permission
+
+
+def _lock_server_grant(permission: str) -> ServerGrant | None:
+    return (
+        ServerGrant.objects.select_for_update(of=("self",))
+        .select_related("service_account__org")
+        .filter(permission=permission)
+        .first()
+    )
+
+
+def _org_of(account: ServiceAccount) -> dict[str, Any]:
+    return {"id": account.org_id, "name": account.org.name}
+
+
+@transaction.atomic
+def server_grant_give(
+    *, actor: Identity | Actor, permission: str, account: ServiceAccount
+) -> ServerGrant:
+    """Give a server-level permission to ``account`` (of any org) in place of whichever
+    account held it: one holder each. The grant's row stays locked until commit; while
+    nobody holds it there is no row to lock, so a concurrent first give makes its insert
+    fail, and this one then replaces it. Two gives at once leave one holder, the later."""
+    permission = _server_permission(permission)
+    locked = (
+        ServiceAccount.objects.select_for_update(of=("self",))
+        .select_related("org")
+        .filter(pk=account.pk)
+        .first()
+    )
+    if locked is None:
+        raise NotFound("Service account not found")
+    details: dict[str, Any] = {"permission": permission, "org": _org_of(locked)}
+    while (grant := _lock_server_grant(permission)) is None:
+        try:
+            with transaction.atomic():
+                grant = ServerGrant.objects.create(permission=permission, service_account=locked)
+        except IntegrityError:  # a concurrent first give committed meanwhile
+            continue
+        record("servergrant.give", actor=actor, org=None, target=locked, details=details)
+        return grant
+    if grant.service_account_id == locked.pk:
+        return grant
+    previous = grant.service_account
+    details["replaced"] = {"id": previous.pk, "name": previous.name, "org": _org_of(previous)}
+    grant.service_account, grant.created_at = locked, timezone.now()
+    grant.save(update_fields=["service_account", "created_at"])
+    record("servergrant.give", actor=actor, org=None, target=locked, details=details)
+    return grant
+
+
+@transaction.atomic
+def server_grant_remove(*, actor: Identity | Actor, permission: str) -> None:
+    """Take a server-level permission away from the account holding it."""
+    permission = _server_permission(permission)
+    grant = _lock_server_grant(permission)
+    if grant is None:
+        raise NotFound(f"No service account holds '{permission}'.")
+    account = grant.service_account
+    grant.delete()
+    details = {"permission": permission, "org": _org_of(account)}
+    record("servergrant.remove", actor=actor, org=None, target=account, details=details)
