@@ -368,6 +368,10 @@ ADMIN_USER = "/api/admin/users/{userId}"
 INVITES = "/api/org/invites"
 INVITE_REVOKE = INVITES + "/{code}/revoke"
 INVITE = {"loginOrEmail": "new@example.com", "role": "Viewer"}
+GRANTS = "/api/admin/grants"
+GRANT = GRANTS + "/{permission}"
+LEAK = {"permission": "leak_permission"}
+GIVE = {"serviceAccountId": "doc_bot"}
 
 # One scenario per documented operation: its steps run in order on a fresh world, and every
 # answer must have the expected status and match the documented schema.
@@ -466,6 +470,37 @@ SCENARIOS: dict[str, list[Step]] = {
         Step("GET", "/api/orgs", 200, who="eddie"),
         Step("PUT", ADMIN_USER + "/permissions", 400, who="root", ids=EDDIE, body={}),
         Step("PUT", ADMIN_USER + "/permissions", 403, ids=EDDIE, body={"isGrafanaAdmin": True}),
+    ],
+    f"GET {GRANTS}": [
+        Step("GET", GRANTS, 200, who="root"),
+        Step("PUT", GRANT, 200, who="root", ids=LEAK, body=GIVE),
+        Step("GET", GRANTS, 200, who="root"),
+        Step("GET", GRANTS, 403),
+    ],
+    f"PUT {GRANT}": [
+        Step(
+            "PUT",
+            GRANT,
+            200,
+            who="root",
+            ids=LEAK,
+            body=GIVE,
+            returns={"permission": "tokens:report-leak"},
+        ),
+        Step("PUT", GRANT, 200, who="root", ids=LEAK, body={"serviceAccountId": "other_bot"}),
+        Step("PUT", GRANT, 404, who="root", ids={"permission": "custom_permission"}, body=GIVE),
+        Step("PUT", GRANT, 404, who="root", ids=LEAK, body={"serviceAccountId": "missing"}),
+        Step("PUT", GRANT, 400, who="root", ids=LEAK, body={}),
+        Step("PUT", GRANT, 400, who="root", ids=LEAK, body={"serviceAccountId": "seven"}),
+        Step("PUT", GRANT, 400, who="root", ids=LEAK, body="{not json"),
+        Step("PUT", GRANT, 403, ids=LEAK, body=GIVE),
+    ],
+    f"DELETE {GRANT}": [
+        Step("DELETE", GRANT, 404, who="root", ids=LEAK),
+        Step("PUT", GRANT, 200, who="root", ids=LEAK, body=GIVE),
+        Step("DELETE", GRANT, 403, ids=LEAK),
+        Step("DELETE", GRANT, 200, who="root", ids=LEAK),
+        Step("DELETE", GRANT, 404, who="root", ids={"permission": "custom_permission"}),
     ],
     "GET /api/serviceaccounts/search": [
         Step("GET", "/api/serviceaccounts/search", 200, query="?query=bot&perpage=1"),
@@ -725,7 +760,7 @@ def world(org, other_org, admin, editor, viewer, server_admin, org_admin) -> dic
     team Ops and a custom permission."""
     make_user("newbie", other_org, Role.VIEWER)
     doc_bot = service_account_create(identity=org_admin, name="doc-bot")
-    service_account_create(identity=org_admin, name="other-bot")
+    other_bot = service_account_create(identity=org_admin, name="other-bot")
     doomed, doomed_secret = token_create(
         identity=org_admin, account=doc_bot, name="x", expires_at=None
     )
@@ -744,6 +779,8 @@ def world(org, other_org, admin, editor, viewer, server_admin, org_admin) -> dic
         "everyone": Team.objects.get(org=org, is_everyone=True).pk,
         "globex_everyone": Team.objects.get(org=other_org, is_everyone=True).pk,
         "builtin_permission": "teams:write",
+        "leak_permission": "tokens:report-leak",
+        "other_bot": other_bot.pk,
         "custom_permission": permission_create(identity=org_admin, name="metrics:ingest").name,
         "kept": kept.pk,
         "invite_code": invite_create(
