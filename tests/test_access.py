@@ -25,9 +25,15 @@ from accounts.access import Needed
 from accounts.invites.services import invite_create
 from accounts.models import Invite, Permission, ServiceAccount, Team, User
 from accounts.roles import Role
-from accounts.teams.services import permission_create, team_create, team_member_add
+from accounts.teams.catalogue import TOKENS_REPORT_LEAK
+from accounts.teams.services import (
+    permission_create,
+    server_grant_give,
+    team_create,
+    team_member_add,
+)
 from apikeys.models import ApiKey
-from tests.helpers import grant, make_user, signed_in
+from tests.helpers import SYSTEM, grant, make_user, signed_in
 from tokens.models import ServiceAccountToken
 from tokens.services import token_create
 
@@ -73,6 +79,7 @@ PARAMETERS: dict[str, Callable[[OrgObjects], int | str]] = {
     "name": lambda objects: objects.permission.name,
     "code": lambda objects: objects.invite.code,
     "org_id": lambda objects: objects.account.org_id,
+    "permission": lambda objects: TOKENS_REPORT_LEAK,
 }
 
 
@@ -139,7 +146,7 @@ def send(client: Client, method: str, url: str) -> HttpResponse:
 
 @pytest.fixture
 def objects(make_account, make_key, org_admin, org) -> OrgObjects:
-    """One of each kind of object, all in Acme."""
+    """One of each kind of object, all in Acme; the account holds the server grant."""
     account = make_account("robot")
     token, _ = token_create(identity=org_admin, account=account, name="t", expires_at=None)
     key, _ = make_key("legacy")
@@ -151,6 +158,7 @@ def objects(make_account, make_key, org_admin, org) -> OrgObjects:
     invite, _ = invite_create(
         identity=org_admin, login_or_email="new@example.com", role=Role.VIEWER, base_url=""
     )
+    server_grant_give(actor=SYSTEM, permission=TOKENS_REPORT_LEAK, account=account)
     return OrgObjects(account, token, key, team, member, permission, invite)
 
 
@@ -236,9 +244,14 @@ def test_every_server_admin_page_checks_for_a_server_admin():
         if not getattr(resolve(url_for(name, None)).func, "server_admin_only", False)
     ]
     assert not unchecked, "decorate these views with accounts.access.server_admin_view"
-    assert {"admin-orgs", "admin-users", "admin-org-delete", "admin-user-disable"} <= set(
-        SERVER_ADMIN_URLS
-    )
+    assert {
+        "admin-orgs",
+        "admin-users",
+        "admin-org-delete",
+        "admin-user-disable",
+        "admin-grants",
+        "admin-grant-remove",
+    } <= set(SERVER_ADMIN_URLS)
 
 
 @pytest.mark.django_db
