@@ -128,6 +128,38 @@ def test_a_server_admin_disables_a_user_and_their_session_ends(
         victim.close()
 
 
+@BOTH
+def test_a_server_admin_gives_the_leak_report_grant_and_takes_it_away(
+    page: Page, js, server_admin, org, make_account
+):
+    make_account("scanner")
+    log_in(page, "root")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Server grants").click()
+    page.wait_for_url("**/admin/grants")
+    holders = page.locator("#grant-tokensreport-leak")
+    expect(holders).to_contain_text("Server admins only")
+    give = page.get_by_role("region", name="Give a server permission")
+    give.get_by_label("Organization").select_option(label=org.name)
+    give.get_by_label("Service account").fill("nobody")
+    give.get_by_role("button", name="Give").click()
+    expect(give.get_by_role("alert")).to_have_text(
+        f"{org.name} has no service account named 'nobody'."
+    )
+    accessible(page, "Server admin → Server grants with an error", js)
+    give.get_by_label("Service account").fill("scanner")
+    give.get_by_role("button", name="Give").click()
+    expect(page.locator("#messages")).to_contain_text("now holds tokens:report-leak")
+    expect(holders).to_contain_text("scanner")
+    accessible(page, "Server admin → Server grants", js)
+    page.get_by_role("link", name="Remove tokens:report-leak from scanner").click()
+    scope = page.get_by_role("dialog", name="Remove server grant") if js else page.locator("main")
+    expect(scope.get_by_text("Take tokens:report-leak away")).to_be_visible()
+    accessible(page, "the remove server grant confirmation", js)
+    scope.get_by_role("button", name="Remove server grant").click()
+    expect(page.locator("#messages")).to_contain_text("no longer holds tokens:report-leak")
+    expect(holders).to_contain_text("Server admins only")
+
+
 def log_in_as(page: Page, username: str) -> None:
     page.goto("/login")
     page.get_by_label("Email or username").fill(username)
@@ -170,6 +202,7 @@ def test_new_pages_without_our_scripts_are_accessible(
         ("/admin/users/new", "New user"),
         (f"/admin/users/{admin.pk}", "a user's page"),
         (f"/admin/users/{admin.pk}/password-reset", "the send reset link page"),
+        ("/admin/grants", "Server grants"),
         ("/org/users", "the Users page with the invite form"),
     ]:
         page.goto(url)
