@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.access import Identity
 from accounts.audit.models import (
+    ACTIONS,
     NAME_MAX_LENGTH,
     SERVER_SCOPE,
     ActorType,
@@ -171,6 +172,9 @@ def add_to_tally(scope: int, count: int) -> None:
 def write(events: list[AuditEvent]) -> list[AuditEvent]:
     """The one place events reach the database, with their scopes' tallies, in one
     transaction (a sign-in has none of its own)."""
+    if unlisted := {event.action for event in events} - set(ACTIONS):
+        # The audit page filters by ACTIONS: an action missing there could not be found.
+        raise ValueError(f"audit actions missing from ACTIONS: {sorted(unlisted)}")
     counts = Counter(SERVER_SCOPE if event.org_id is None else event.org_id for event in events)
     with transaction.atomic(savepoint=False):
         for scope, count in sorted(counts.items()):

@@ -460,9 +460,15 @@ def snapshot() -> dict:
 def test_the_secret_scan_would_catch_a_secret_in_an_event(org, org_admin, make_account, audit_scan):
     account = make_account("robot")
     _, secret = token_create(identity=org_admin, account=account, name="t", expires_at=None)
-    record("test.leak", actor=Actor.system("test"), org=org, details={"oops": secret})
+    record("token.rename", actor=Actor.system("test"), org=org, details={"oops": secret})
     assert audit_scan.leaks() == [secret]
     audit_scan.events.pop()  # the scan works; let the test end cleanly
+
+
+def test_an_action_the_audit_page_cannot_filter_by_is_refused(org):
+    with pytest.raises(ValueError, match="missing from ACTIONS"):
+        record("token.unheard-of", actor=SYSTEM, org=org)
+    assert not events()
 
 
 def test_events_need_an_org_when_the_actor_is_no_identity(org):
