@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -230,7 +231,10 @@ def org_invite_create(request: AppRequest) -> HttpResponse:
         done=done,
         event=INVITES_CHANGED,
         partial=f"{LIST_TEMPLATE}#invite_form",
-        context={"invite_form": InviteForm(roles=roles) if done else form},
+        context={
+            "invite_form": InviteForm(roles=roles) if done else form,
+            "invite_days": settings.KEYHOUSE_INVITE_DAYS,
+        },
         page=lambda: render(
             request, LIST_TEMPLATE, listing_context(request, request.GET, invite_form=form)
         ),

@@ -306,6 +306,7 @@ class TestPage:
             **htmx_to("org-invite"),
         )
         assert response.content.decode().strip().startswith('<section class="card" id="org-invite"')
+        assert "within 7 days." in page_text(response)
         assert triggered(response) == ["orgInvitesChanged"]
         table = admin_client.get("/org/users", **htmx_to("org-invites")).content.decode()
         assert table.strip().startswith('<section class="card" id="org-invites"')
