@@ -152,7 +152,8 @@ class AuditEvent(models.Model):
 
     def details_text(self) -> str:
         """The details in one line, for the audit page."""
-        return json.dumps(self.details, ensure_ascii=False, separators=(", ", ": "))
+        # Keys sorted: PostgreSQL's jsonb keeps its own key order, SQLite the written one.
+        return json.dumps(self.details, ensure_ascii=False, separators=(", ", ": "), sort_keys=True)
 
     def to_api(self) -> dict:
         return {

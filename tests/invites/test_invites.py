@@ -380,7 +380,9 @@ def test_accepting_one_code_twice_at_once_makes_one_membership(monkeypatch, admi
 
     def accept() -> str:
         try:
-            services.invite_accept_existing(digest=digest, user=User.objects.get(pk=lou.pk))
+            services.invite_accept_existing(
+                digest=digest, user=User.objects.get(pk=lou.pk), address=None
+            )
         except Refusal as exc:
             return exc.message
         return "accepted"
