@@ -389,15 +389,20 @@ def org_view(needed: Needed) -> Callable[[ViewT], ViewT]:
                 raise PermissionDenied("You are not a member of any organization yet.")
             request.identity = identity = replace(identity, address=client_address(request))
             require_access(identity, needed)
-            try:
-                return view(request, *args, **kwargs)
-            except NotFound as exc:
-                raise Http404(exc.message) from exc
+            return _render_page(view, request, *args, **kwargs)
 
         wrapper.needed = needed  # type: ignore[attr-defined]
         return cast(ViewT, wrapper)
 
     return decorator
+
+
+def _render_page(view: Callable[..., HttpResponse], *args: Any, **kwargs: Any) -> HttpResponse:
+    """A page view whose service said ``NotFound`` answers the 404 page."""
+    try:
+        return view(*args, **kwargs)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
 
 
 def server_admin_view(view: ViewT) -> ViewT:
@@ -411,10 +416,7 @@ def server_admin_view(view: ViewT) -> ViewT:
             return redirect_to_login(request.get_full_path())
         if not request.user.is_superuser:
             raise PermissionDenied("Only server admins may use this page.")
-        try:
-            return view(request, *args, **kwargs)
-        except NotFound as exc:
-            raise Http404(exc.message) from exc
+        return _render_page(view, request, *args, **kwargs)
 
     wrapper.server_admin_only = True  # type: ignore[attr-defined]
     return cast(ViewT, wrapper)
