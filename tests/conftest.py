@@ -3,12 +3,13 @@ not fixtures live in tests/helpers.py."""
 
 import importlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
 from django.core.management import call_command
 from django.forms.models import model_to_dict
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import clear_url_caches
 
 from accounts.access import Identity
@@ -23,10 +24,15 @@ from tokens import format as token_format
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _collected_static() -> None:
-    """Pages render with the collected, hashed static files, as production serves them;
-    collecting them here (quick when nothing changed) lets a bare `pytest` run."""
-    call_command("collectstatic", interactive=False, verbosity=0)
+def _collected_static(tmp_path_factory) -> Iterator[None]:
+    """Pages render with the collected, hashed static files, as production serves them.
+
+    Each test session collects them into its own folder (about a second): a bare `pytest`
+    needs no `collectstatic` first, and CI's SQLite and PostgreSQL sessions can run side by
+    side without one rewriting the files (the manifest, the CSS) the other is serving."""
+    with override_settings(STATIC_ROOT=tmp_path_factory.mktemp("static")):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        yield
 
 
 @pytest.fixture(autouse=True)
