@@ -1,3 +1,4 @@
+from collections.abc import Mapping
 from typing import Any, cast
 
 from django import forms
@@ -9,6 +10,7 @@ from django.http import HttpRequest
 from accounts.audit.services import record_sign_in
 from accounts.models import Organization, ServiceAccount, User
 from accounts.roles import Role
+from accounts.services import check_new_user
 
 LOCKED_OUT_MESSAGE = "Too many failed login attempts. Wait a few minutes and try again."
 
@@ -81,6 +83,27 @@ class SwitchOrgForm(forms.Form):
     def has_choice(self) -> bool:
         """Whether there is another organization to switch to."""
         return self.orgs.count() > 1
+
+
+def check_new_user_fields(
+    form: forms.Form, *, email: str, password: str | None, fields: Mapping[str, str] | None = None
+) -> None:
+    """Run the checks of a new user's account (``check_new_user``) on the form's data and give
+    each field in error its own message at once; ``fields`` renames the service's fields to
+    the form's. A field that already failed keeps its first error."""
+    data = form.cleaned_data
+    try:
+        check_new_user(
+            login=data.get("login") or "",
+            email=email,
+            name=data.get("name") or "",
+            password=password,
+        )
+    except ValidationError as exc:
+        for name, errors in exc.error_dict.items():
+            field = (fields or {}).get(name, name)
+            if field in form.fields and field not in form.errors:
+                form.add_error(field, errors)
 
 
 def offer_roles(form: forms.Form, roles: list[Role]) -> None:

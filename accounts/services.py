@@ -165,17 +165,11 @@ def user_create(
 ) -> User:
     """Create a user and make them a member of ``org`` (Main Org. by default). A server
     event when someone (``actor``) asked; an accepted invitation records its own."""
-    login = login.strip() or email.strip()
-    if not login:
-        raise ValidationError("A login or an email is required.")
-    login = clean_name(login, what="Login", max_length=User.LOGIN_MAX_LENGTH)
-    name = clean_name(name, what="Name", max_length=190) if name.strip() else ""
-    email = clean_email(email)
+    login, email, name = check_new_user(login=login, email=email, name=name, password=password)
     # Logins are unique ignoring case, which is stricter than the column's own constraint.
     if User.objects.filter(username__iexact=login).exists():
         raise Conflict(USER_TAKEN)
-    user = User(username=login, email=email.strip(), name=name.strip())
-    validate_password(password, user)
+    user = User(username=login, email=email, name=name)
     user.set_password(password)
     user.is_superuser = user.is_staff = is_server_admin
     if org is None:
@@ -188,6 +182,40 @@ def user_create(
         details = {"org": org.name if org else None, "role": role.value}
         record("user.create", actor=actor, org=None, target=user, details=details)
     return user
+
+
+def check_new_user(
+    *, login: str, email: str, name: str, password: str | None
+) -> tuple[str, str, str]:
+    """A new user's login (their e-mail address when empty), e-mail address and name, cleaned;
+    or one ValidationError naming every field in error at once (login, email, name,
+    password), so a form shows them all. ``password`` None: missing, reported by the caller."""
+    errors: dict[str, ValidationError] = {}
+    email = email.strip()
+    login = login.strip() or email
+    if not login:
+        errors["login"] = ValidationError("A login or an email is required.")
+    else:
+        try:
+            login = clean_name(login, what="Login", max_length=User.LOGIN_MAX_LENGTH)
+        except ValidationError as exc:
+            errors["login"] = exc
+    try:
+        email = clean_email(email)
+    except ValidationError as exc:
+        errors["email"] = exc
+    try:
+        name = clean_name(name, what="Name", max_length=190) if name.strip() else ""
+    except ValidationError as exc:
+        errors["name"] = exc
+    if password is not None:
+        try:
+            validate_password(password, User(username=login, email=email, name=name))
+        except ValidationError as exc:
+            errors["password"] = exc
+    if errors:
+        raise ValidationError(errors)
+    return login, email, name
 
 
 def clean_email(email: str) -> str:

@@ -3,10 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
 
-from accounts.forms import offer_roles
+from accounts.forms import check_new_user_fields, offer_roles
 from accounts.models import User
 from accounts.roles import Role
 
@@ -64,16 +62,9 @@ class NewAccountForm(forms.Form):
         first, second = data.get("password1"), data.get("password2")
         if first and second and first != second:
             self.add_error("password2", "The two passwords differ.")
-        elif first:
-            candidate = User(
-                username=data.get("login") or self.email,
-                email=self.email,
-                name=data.get("name") or "",
-            )
-            try:
-                validate_password(first, candidate)
-            except ValidationError as exc:
-                self.add_error("password1", exc)
+        check_new_user_fields(
+            self, email=self.email, password=first, fields={"password": "password1"}
+        )
         return data
 
 

@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.access import AppRequest, assignable_roles, has_permission
-from accounts.errors import Refusal
+from accounts.errors import Refusal, message_of
 from accounts.forms import LOCKED_OUT_MESSAGE
 from accounts.invites.forms import InviteForm, NewAccountForm, SignInToAcceptForm
 from accounts.invites.models import Invite, invite_digest
@@ -118,10 +118,8 @@ def _new_account(request: HttpRequest, invite: Invite, context: dict[str, Any]) 
                 password=form.cleaned_data["password1"],
                 address=client_address(request),
             )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        except Refusal as exc:
-            form.add_error(None, exc.message)
+        except (Refusal, ValidationError) as exc:  # the login is taken, say
+            form.add_error(None, message_of(exc))
         else:
             login(request, user, backend=SIGN_IN_BACKEND)
             return _welcome(request, invite)

@@ -4,7 +4,7 @@ from typing import Any, cast
 
 from django import forms
 
-from accounts.forms import offer_roles
+from accounts.forms import check_new_user_fields, offer_roles
 from accounts.models import Organization, ServiceAccount, User
 from accounts.names import name_key
 from accounts.roles import Role
@@ -22,6 +22,11 @@ class UserCreateForm(forms.Form):
     password = forms.CharField(
         label="Password", strip=False, widget=forms.PasswordInput({"autocomplete": "new-password"})
     )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        check_new_user_fields(self, email=data.get("email") or "", password=data.get("password"))
+        return data
 
 
 class UserEditForm(forms.Form):

@@ -200,8 +200,10 @@ def user_create_view(request: SignedInRequest) -> HttpResponse:
                 password=data["password"],
                 actor=_actor(request),
             )
-        except (Refusal, ValidationError) as exc:
-            form.add_error(None, message_of(exc))
+        except Refusal as exc:  # the login is taken
+            form.add_error("login", exc.message)
+        except ValidationError as exc:  # each field in error has its own message
+            form.add_error(None, exc)
         else:
             messages.success(request, f"Created the user {user.username}.")
             return redirect("admin-user", user.pk)

@@ -148,6 +148,18 @@ class TestUsers:
         taken = root_client.post("/admin/users/new", {"login": "NEWBIE", "password": PASSWORD})
         assert "already exists" in page_text(taken)
 
+    def test_create_shows_every_field_in_error_at_once(self, root_client):
+        for password in ("", "1"):
+            body = {"login": "bad\x07", "email": "not-an-address", "password": password}
+            html = page_text(root_client.post("/admin/users/new", body))
+            assert 'id="id_login_error"' in html and "Login cannot contain control" in html
+            assert 'id="id_email_error"' in html and "Enter a valid email address." in html
+            assert 'id="id_password_error"' in html
+        assert "This password is too short" in html
+        body = {"login": "ROOT", "password": "a-long-and-unusual-passphrase"}
+        taken = page_text(root_client.post("/admin/users/new", body))
+        assert 'id="id_login_error"' in taken and "already exists" in taken
+
     def test_edit_name_and_email(self, root_client, admin, editor):
         root_client.post(f"/admin/users/{editor.pk}", {"name": "Ed", "email": "ed@example.com"})
         editor.refresh_from_db()
