@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -48,22 +49,20 @@ def invite_link(base_url: str, secret: str) -> str:
     return f"{base_url}{reverse('invite-open', args=[secret])}"
 
 
-def _invitee_email(login_or_email: str) -> str:
-    """The address to invite: an existing user's (named by login or e-mail), or the text
-    itself when it is an e-mail address."""
+def _invitee(login_or_email: str) -> tuple[User | None, str]:
+    """The existing user named by login (if any) and the address to invite: theirs (maybe
+    none), or the text itself when it is an e-mail address."""
     text = login_or_email.strip()
     if not text:
         raise ValidationError("Enter an e-mail address or the login of an existing user.")
     user = User.objects.filter(username=text).first()
     if user is not None:
-        if not user.email:
-            raise ValidationError(f"The user '{user.username}' has no e-mail address to invite.")
-        return user.email
+        return user, user.email
     try:
         validate_email(text)
     except ValidationError:
         raise ValidationError("Enter an e-mail address or the login of an existing user.") from None
-    return text
+    return None, text
 
 
 @transaction.atomic
@@ -81,14 +80,19 @@ def invite_create(
     stops working), so inviting again is how an invite is sent anew."""
     require_user_identity(identity)
     check_role_ceiling(identity, role)
-    email = _invitee_email(login_or_email)
+    user, email = _invitee(login_or_email)
     name = clean_name(name, what="Name", max_length=190) if name.strip() else ""
     # One invite at a time per org and address: parallel invites queue on the org's row.
     org = Organization.objects.select_for_update().filter(pk=identity.org.pk).first()
     if org is None:
         raise NotFound("Organization not found")
-    if Membership.objects.filter(org=org, user__email__iexact=email).exists():
+    member = Q(user__email__iexact=email) if email else Q()
+    if user is not None:
+        member |= Q(user=user)
+    if Membership.objects.filter(member, org=org).exists():
         raise Conflict(ALREADY_MEMBER)
+    if user is not None and not user.email:
+        raise ValidationError(f"The user '{user.username}' has no e-mail address to invite.")
     now = timezone.now()
     Invite.objects.pending(now).filter(org=org, email__iexact=email).update(revoked_at=now)
     secret = new_secret()

@@ -142,6 +142,16 @@ class TestApi:
         assert not Invite.objects.exists()
         assert not mail.outbox
 
+    def test_a_member_without_an_address_is_named_a_member(self, admin, org):
+        for login, role in (("lou", Role.VIEWER), ("ned", None)):
+            User.objects.filter(pk=make_user(login, org, role).pk).update(email="")
+        response = invite({"loginOrEmail": "lou", "role": "Viewer"})
+        assert response.status_code == 409
+        assert response.json()["message"] == "User is already member of this organization"
+        response = invite({"loginOrEmail": "ned", "role": "Viewer"})
+        assert response.status_code == 400
+        assert response.json()["message"] == "The user 'ned' has no e-mail address to invite."
+
     def test_bad_input_is_a_400(self, admin):
         for body in (
             {"loginOrEmail": "not an address", "role": "Viewer"},
@@ -195,6 +205,12 @@ class TestAccept:
         assert "Create your account" in html
         weak = client.post("/invite/accept", {"password1": "123", "password2": "123"})
         assert "This password is too short" in page_text(weak)
+        both = page_text(
+            client.post("/invite/accept", {"login": "a\x07", "password1": "1", "password2": "2"})
+        )
+        assert 'id="id_login_error"' in both and "Login cannot contain control" in both
+        assert 'id="id_password1_error"' in both and "This password is too short" in both
+        assert 'id="id_password2_error"' in both and "The two passwords differ." in both
         response = client.post(
             "/invite/accept",
             {"login": "nina", "name": "Nina", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
