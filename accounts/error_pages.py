@@ -1,4 +1,4 @@
-"""What a request that failed on the server gets (``handler400`` and ``handler500`` in
+"""What a request that failed gets (``handler400``, ``handler404`` and ``handler500`` in
 config.urls): JSON under ``/api/``, a page elsewhere; 503 with ``Retry-After`` when the
 database was only busy, 500 for anything else. The traceback goes to the log (Django's
 ``django.request`` logger records it before calling these), never to the client."""
@@ -9,7 +9,9 @@ import sys
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.template import loader
+from django.urls import reverse
 
 from accounts.api_base import error_response, with_api_headers
 
@@ -18,6 +20,14 @@ RETRY_AFTER_SECONDS = 5
 BUSY_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 # SQLite's primary result codes SQLITE_BUSY and SQLITE_LOCKED ("database is locked").
 BUSY_SQLITE_CODES = frozenset({5, 6})
+# Where the 404 page leads back to: the Server admin section the missing page was in, else
+# the home page (service accounts).
+BACK_LINKS = {
+    "/admin/orgs": ("admin-orgs", "Back to organizations"),
+    "/admin/users": ("admin-users", "Back to users"),
+    "/admin/grants": ("admin-grants", "Back to server grants"),
+}
+HOME_LINK = ("home", "Back to service accounts")
 
 
 def is_database_busy(exc: BaseException | None) -> bool:
@@ -42,6 +52,14 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api(request):
         return _api_error(400, "Bad request")
     return _page("400.html", 400)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 404 page (the API answers its own 404s), with a link back to where the user was."""
+    section = "/".join(request.path.split("/", 3)[:3])  # "/admin/orgs/7/delete" → "/admin/orgs"
+    url_name, text = BACK_LINKS.get(section, HOME_LINK)
+    context = {"back_url": reverse(url_name), "back_text": text}
+    return render(request, "404.html", context, status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

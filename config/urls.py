@@ -8,6 +8,7 @@ from accounts import views as accounts_views
 from accounts.forms import LoginForm
 
 handler400 = "accounts.error_pages.bad_request"
+handler404 = "accounts.error_pages.page_not_found"
 handler500 = "accounts.error_pages.server_error"
 
 urlpatterns = [

@@ -109,7 +109,10 @@ class TestOrganizations:
         admin.refresh_from_db()
         assert admin.current_org is None  # the account stays
         assert Membership.objects.filter(user=outsider).exists()
-        assert root_client.get(f"/admin/orgs/{org.pk}").status_code == 404
+        missing = root_client.get(f"/admin/orgs/{org.pk}")
+        assert missing.status_code == 404
+        assert 'href="/admin/orgs">Back to organizations</a>' in page_text(missing)
+        assert "Back to service accounts" in page_text(root_client.get("/org/teams/999999"))
 
     def test_delete_works_with_htmx_too(self, root_client, org):
         dialog = root_client.get(f"/admin/orgs/{org.pk}/delete", **HTMX).content.decode()
@@ -254,7 +257,11 @@ class TestUsers:
         assert response["HX-Refresh"] == "true"
 
     def test_unknown_user_is_a_404(self, root_client):
-        assert root_client.get("/admin/users/999999").status_code == 404
+        missing = root_client.get("/admin/users/999999")
+        assert missing.status_code == 404
+        assert '<a class="btn btn-secondary" href="/admin/users">Back to users</a>' in page_text(
+            missing
+        )
         assert root_client.get("/admin/users/x").status_code == 404
 
 
