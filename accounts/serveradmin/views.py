@@ -7,6 +7,7 @@ Every page works without JavaScript; confirmations follow ``accounts.ui.confirm`
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from smtplib import SMTPException
 from typing import Any
 
@@ -23,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRefresh
 
 from accounts.access import (
+    Identity,
     SignedInRequest,
     get_or_404,
     identity_for_user,
@@ -32,7 +34,7 @@ from accounts.audit.services import Actor
 from accounts.errors import NotFound, Refusal, message_of
 from accounts.models import SEARCH_MAX_LENGTH, Membership, Organization, ServiceAccount, User
 from accounts.names import name_key
-from accounts.network import public_base_url
+from accounts.network import client_address, public_base_url
 from accounts.passwords.services import send_reset_link
 from accounts.roles import Role
 from accounts.serveradmin.forms import (
@@ -68,6 +70,13 @@ GRANTS = "admin-grants"
 
 def _actor(request: SignedInRequest) -> Actor:
     return Actor.person(request.user, request)
+
+
+def _identity_in(request: SignedInRequest, org: Organization) -> Identity:
+    """The server admin acting in ``org`` (as its Admin), from their address."""
+    identity = identity_for_user(request.user, org)
+    assert identity is not None  # a server admin acts in every org
+    return replace(identity, address=client_address(request))
 
 
 def _query(request: SignedInRequest) -> str:
@@ -359,11 +368,12 @@ def user_org_add(request: SignedInRequest, user_id: str) -> HttpResponse:
     form = AddToOrgForm(request.POST, user=user)
     if form.is_valid():
         org = form.cleaned_data["org"]
-        identity = identity_for_user(request.user, org)
-        assert identity is not None  # a server admin acts in every org
         try:
             membership_add(
-                identity=identity, org=org, user=user, role=Role(form.cleaned_data["role"])
+                identity=_identity_in(request, org),
+                org=org,
+                user=user,
+                role=Role(form.cleaned_data["role"]),
             )
         except Refusal as exc:
             form.add_error("org", exc.message)
@@ -385,11 +395,9 @@ def _membership(user_id: str, org_id: str) -> tuple[User, Organization, Membersh
 @require_POST
 def user_org_role(request: SignedInRequest, user_id: str, org_id: str) -> HttpResponse:
     user, org, _ = _membership(user_id, org_id)
-    identity = identity_for_user(request.user, org)
-    assert identity is not None
     try:
         role = Role(request.POST.get("role", ""))
-        membership_update(identity=identity, org=org, user=user, role=role)
+        membership_update(identity=_identity_in(request, org), org=org, user=user, role=role)
     except ValueError:
         return _user_page(request, user, membership_error=(org.pk, "Choose a role."), status=400)
     except NotFound:
@@ -414,10 +422,8 @@ def user_org_remove(request: SignedInRequest, user_id: str, org_id: str) -> Http
     }
     if request.method == "GET":
         return confirm(request, **options)
-    identity = identity_for_user(request.user, org)
-    assert identity is not None
     try:
-        membership_remove(identity=identity, org=org, user=user)
+        membership_remove(identity=_identity_in(request, org), org=org, user=user)
     except NotFound:
         raise
     except Refusal as exc:

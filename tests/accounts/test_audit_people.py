@@ -10,7 +10,7 @@ from django.test import Client
 
 from accounts.audit.models import ActorType
 from accounts.errors import Refusal
-from accounts.models import AuditEvent, Invite, Organization
+from accounts.models import AuditEvent, Invite, Organization, User
 from accounts.roles import Role
 from accounts.services import user_set_server_admin
 from tests.helpers import PASSWORD, SYSTEM, call, make_user, signed_in
@@ -110,6 +110,7 @@ def test_invite_create_revoke_accept(admin, org):
         {"role": "Editor", "newAccount": True},
     )
     assert accepted.target_id == Invite.objects.get(accepted_at__isnull=False).pk
+    assert accepted.address == "127.0.0.1"  # the join's event: an accepted invite adds no other
 
 
 def test_password_resets_asked_for(server_admin, editor):
@@ -142,3 +143,23 @@ def test_accepting_as_an_existing_user(admin, org, other_org):
     client.post("/invite/accept")
     accepted = only("invite.accept")
     assert (accepted.actor_id, accepted.details["newAccount"]) == (lou.pk, False)
+
+
+def test_membership_changes_keep_the_address_on_every_path(server_admin, admin, org, other_org):
+    for login in ("lou", "ned", "sam"):
+        make_user(login, None, None)
+    signed_in(admin).post("/org/users/add", {"login_or_email": "lou", "role": "Viewer"})
+    call(Client(), "POST", "/api/org/users", {"loginOrEmail": "ned", "role": "Viewer"})
+    root = signed_in(server_admin)
+    sam = User.objects.get(username="sam")
+    root.post(f"/admin/users/{sam.pk}/orgs/add", {"org": other_org.pk, "role": "Viewer"})
+    root.post(f"/admin/users/{sam.pk}/orgs/{other_org.pk}/role", {"role": "Editor"})
+    root.post(f"/admin/users/{sam.pk}/orgs/{other_org.pk}/remove")
+    events = AuditEvent.objects.filter(action__startswith="orgmember.").order_by("pk")
+    assert [(e.action, e.target_name, e.address) for e in events] == [
+        ("orgmember.add", "lou", "127.0.0.1"),
+        ("orgmember.add", "ned", "127.0.0.1"),
+        ("orgmember.add", "sam", "127.0.0.1"),
+        ("orgmember.update", "sam", "127.0.0.1"),
+        ("orgmember.remove", "sam", "127.0.0.1"),
+    ]
