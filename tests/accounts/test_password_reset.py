@@ -144,3 +144,12 @@ def test_addresses_are_not_stored(admin):
     from accounts.models import ResetRequest
 
     assert "alice" not in str(list(ResetRequest.objects.values()))
+
+
+def test_the_validators_help_is_the_new_passwords_description(admin):
+    """Django's help is a list: in a <p> the browser would end the paragraph before it, so the
+    field would name an empty one and the list would stand apart."""
+    html = page_text(signed_in(admin).get("/profile"))
+    help_id = "id_new_password1_helptext"
+    assert f'<div class="help" id="{help_id}"><ul><li>Your password can’t be too similar' in html
+    assert re.search(rf'<input [^>]*aria-describedby="{help_id}"[^>]*id="id_new_password1"', html)

@@ -4,6 +4,7 @@ token lifecycle (rotate, its reveal, revoke, inline token rename, Expiring soon)
 keys (list and reveal), each step of the migration wizard, the profile, the logout page, the
 confirmation pages used without JavaScript and the error pages, in their error states too."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -41,6 +42,8 @@ def test_sign_in_profile_and_logout_pages(page: Page, admin):
     page.get_by_role("link", name="Profile").click()
     page.wait_for_url("**/profile")
     assert_accessible(page, "the profile page")
+    new_password = page.get_by_label("New password", exact=True)
+    expect(new_password).to_have_accessible_description(re.compile(r"can.t be too similar"))
     page.get_by_label("Old password").fill("nope")
     page.get_by_role("button", name="Change password").click()
     expect(page.get_by_text("Your old password was entered incorrectly")).to_be_visible()
