@@ -198,6 +198,11 @@ def test_expiring_soon_filter_badges_and_never_expire(page: Page, org_admin, acc
 
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link", name="Service accounts 1 token expiring soon")).to_be_visible()
+    # The badge stays on the link's line: the link is no second line taller than its
+    # neighbour (the badge itself is a little taller than the text).
+    with_badge = nav.get_by_role("link", name="Service accounts 1 token expiring soon")
+    one_line = nav.get_by_role("link", name="API keys").bounding_box()["height"]
+    assert with_badge.bounding_box()["height"] < 1.5 * one_line
     expect(page.locator("#sa-results").get_by_text("Expires in 3 days")).to_be_visible()
 
     page.get_by_text("Expiring soon", exact=True).click()
