@@ -149,7 +149,10 @@ def migrate_all(request: AppRequest) -> HttpResponse:
         return hidden
     context: dict[str, Any] = {"nav_active": "apikeys", "in_dialog": htmx_partial(request)}
     if request.method == "GET":
-        context["plan"] = list(plan_migration(request.identity.org))
+        now = timezone.now()
+        context["plan"] = plan = list(plan_migration(request.identity.org))
+        context["expired"] = sum(item.key.is_expired(now) for item in plan)
+        context["now"] = now
     else:
         context["result"] = migrate_keys(request.identity.org, actor=request.identity)
     if htmx_partial(request):

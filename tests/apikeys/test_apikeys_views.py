@@ -144,6 +144,21 @@ class TestWizard:
         nav = admin_client.get("/org/serviceaccounts").content.decode()
         assert 'href="/org/apikeys"' not in nav
 
+    def test_the_preview_says_which_keys_have_expired_and_migrates_them_too(
+        self, admin_client, make_key
+    ):
+        for name in ("deploy", "backup", "old"):
+            make_key(name)
+        ApiKey.objects.filter(name="old").update(expires_at=timezone.now() - timedelta(days=1))
+        listed = admin_client.get("/org/apikeys").content.decode()
+        assert ">old<" not in listed  # the list hides expired keys by default
+        preview = admin_client.get("/org/apikeys/migrate").content.decode()
+        assert "3 API keys will become service accounts (1 of them expired)." in preview
+        assert "Expired keys are migrated too" in preview
+        assert "<td>old ⚠" in preview.replace('<span class="badge badge-warning">', "")
+        summary = admin_client.post("/org/apikeys/migrate").content.decode()
+        assert "<dt>Migrated</dt><dd>3</dd>" in summary
+
     def test_htmx_steps_are_dialog_fragments(self, admin_client, make_key):
         make_key("deploy")
         preview = admin_client.get("/org/apikeys/migrate", **HTMX).content.decode()
