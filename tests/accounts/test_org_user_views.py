@@ -198,6 +198,19 @@ class TestRemove:
         assert admin_client.post(url, {"next": PAGE}).url == PAGE
         assert not Membership.objects.filter(user=viewer).exists()
 
+    def test_the_only_admins_remove_button_is_disabled_and_says_why(
+        self, admin_client, admin, editor, org
+    ):
+        remove = f'href="/org/users/{admin.pk}/remove'
+        html = page_text(admin_client.get("/org/users"))
+        assert remove not in html
+        assert "The only Admin: make another member Admin first." in html
+        assert f'href="/org/users/{editor.pk}/remove' in html
+        admin_client.post(f"/org/users/{editor.pk}/role", {"role": "Admin"})
+        html = page_text(admin_client.get("/org/users"))
+        assert remove in html
+        assert "The only Admin" not in html
+
     def test_the_last_admin_is_refused_in_the_dialog(self, admin_client, admin, org):
         url = f"{PAGE}/{admin.pk}/remove"
         dialog = page_text(admin_client.get(url, **htmx_from(PAGE)))
