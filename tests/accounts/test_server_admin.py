@@ -20,6 +20,7 @@ from tests.helpers import (
     PASSWORD,
     SYSTEM,
     basic_auth,
+    htmx_from,
     in_parallel,
     make_user,
     needs_postgresql,
@@ -254,6 +255,18 @@ class TestUsers:
         editor.save()
         refused = root_client.post(f"/admin/users/{editor.pk}/password-reset")
         assert "e-mail address" in page_text(refused)
+
+    def test_refusals_show_in_the_dialog_with_htmx(self, root_client, server_admin, editor):
+        editor.email = ""
+        editor.save()
+        for user, action, refusal in (
+            (server_admin, "disable", "You cannot disable yourself"),
+            (editor, "password-reset", "Only an enabled user with an e-mail address"),
+        ):
+            page = f"/admin/users/{user.pk}"
+            refused = root_client.post(f"{page}/{action}", {"next": page}, **htmx_from(page))
+            assert refused["HX-Retarget"] == "#dialog-host"
+            assert '<p class="alert alert-error" role="alert">' + refusal in page_text(refused)
 
     def test_dialog_actions_reload_the_page_with_htmx(self, root_client, editor):
         response = root_client.post(f"/admin/users/{editor.pk}/disable", **HTMX)
