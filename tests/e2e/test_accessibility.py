@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from accounts.access import Identity
 from accounts.roles import Role
 from accounts.services import service_account_create
+from apikeys.models import ApiKey
 from apikeys.services import api_key_create
 from tests.e2e.axe import assert_accessible
 from tests.helpers import PASSWORD, log_in
@@ -146,6 +147,8 @@ def test_token_lifecycle_dialogs_and_the_expiring_soon_view(page: Page, identity
 
 def test_api_keys_and_every_step_of_the_migration_wizard(page: Page, identity):
     api_key_create(identity=identity, name="Deploy bot", role=Role.EDITOR, seconds_to_live=3600)
+    expired, _ = api_key_create(identity=identity, name="Old", role=Role.VIEWER, seconds_to_live=1)
+    ApiKey.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=1))
     log_in(page, "alice")
     page.goto("/org/apikeys")
     assert_accessible(page, "the API keys page")
@@ -157,6 +160,7 @@ def test_api_keys_and_every_step_of_the_migration_wizard(page: Page, identity):
     page.get_by_role("link", name="Migrate to service accounts now").click()
     dialog = page.locator("dialog#migrate-dialog")
     expect(dialog).to_have_attribute("open", "")
+    expect(dialog).to_contain_text("3 API keys will become service accounts (1 of them expired).")
     assert_accessible(page, "the migration plan")
     dialog.get_by_role("button", name="Yes, migrate now").click()
     expect(dialog.get_by_role("heading", name="Migration summary")).to_be_visible()
