@@ -32,13 +32,13 @@ from accounts.api_base import (
     role_field,
     with_api_headers,
 )
+from accounts.listing import ListingQuery
 from accounts.models import (
     Membership,
     Organization,
     ServiceAccount,
     User,
     isoformat,
-    list_item,
 )
 from accounts.names import name_key
 from accounts.roles import Role
@@ -260,14 +260,15 @@ def org_user(request: AppRequest, user_id: str) -> JsonResponse:
 
 @api_view({"GET": SERVICEACCOUNTS_READ})
 def service_account_search(request: AppRequest) -> JsonResponse:
-    accounts = ServiceAccount.objects.for_org(request.identity.org).listing(
+    accounts = ListingQuery(
+        org_id=request.identity.org.pk,
         query=request.GET.get("query", ""),
         disabled_only=request.GET.get("disabled") == "true",
         expired_only=request.GET.get("expiredTokens") == "true",
         expiring_only=request.GET.get("expiringTokens") == "true",
     )
-    envelope, rows = paged(request, accounts.values(*ServiceAccount.API_FIELDS, "token_count"))
-    return JsonResponse({**envelope, "serviceAccounts": [list_item(row) for row in rows]})
+    envelope, rows = paged(request, accounts)
+    return JsonResponse({**envelope, "serviceAccounts": rows})
 
 
 @api_view({"POST": SERVICEACCOUNTS_WRITE})

@@ -7,10 +7,9 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
-from typing import Any
+from typing import Any, Protocol
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -182,8 +181,16 @@ def _positive_int_param(request: HttpRequest, name: str, default: int) -> int:
     return value
 
 
+class Pageable(Protocol):
+    """A QuerySet, or anything else that counts its rows and slices out a page."""
+
+    def count(self) -> int: ...
+
+    def __getitem__(self, page: slice, /) -> Iterable: ...
+
+
 def paged(
-    request: HttpRequest, queryset: QuerySet, *, total: int | None = None
+    request: HttpRequest, queryset: Pageable, *, total: int | None = None
 ) -> tuple[dict[str, int], list]:
     """Grafana's ``page`` / ``perpage`` (at most 1000) for search endpoints: the envelope's
     ``totalCount``, ``page`` and ``perPage``, and this page's rows (none past the end).

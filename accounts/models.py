@@ -154,13 +154,18 @@ def expiring_tokens(now: datetime, via: str = "") -> models.Q:
     )
 
 
+def clean_search(query: str) -> str:
+    """What a service account search looks for ("" for everything)."""
+    return query.replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
+
+
 class ServiceAccountQuerySet(models.QuerySet["ServiceAccount"]):
     def for_org(self, org: Organization) -> ServiceAccountQuerySet:
         return self.filter(org=org)
 
     def search(self, query: str) -> ServiceAccountQuerySet:
         """Name or login contains ``query``, compared the way names are (case-folded)."""
-        query = query.replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
+        query = clean_search(query)
         if not query:
             return self
         return self.filter(
