@@ -20,6 +20,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from accounts.models import (
+    Organization,
     ServiceAccount,
     clean_search,
     expiring_soon_window,
@@ -44,6 +45,7 @@ class Filters:
 @dataclass(frozen=True, slots=True)
 class Plan:
     where: str  # FROM … WHERE …, with %s for the parameters
+    count: str  # the total, with the same parameters
     columns: str
     order: str
     converters: tuple[tuple[int, tuple[Converter, ...], Any], ...]  # (index, converters, expr)
@@ -81,7 +83,7 @@ class ListingQuery:
     def count(self) -> int:
         plan, params = self._plan_and_params()
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT COUNT(*) {plan.where}", params)
+            cursor.execute(plan.count, params)
             total: int = cursor.fetchone()[0]
             return total
 
@@ -154,8 +156,17 @@ def _plan(vendor: str, filters: Filters) -> Plan:
         found = ops.get_db_converters(expression) + expression.get_db_converters(connection)
         if found:
             converters.append((index, tuple(found), expression))
+    where_sql = f"FROM {quote(ServiceAccount._meta.db_table)} a WHERE {' AND '.join(where)}"
+    count = f"SELECT COUNT(*) {where_sql}"
+    if filters == Filters():  # the whole org: its counter, not a walk over every account
+        org = Organization._meta
+        count = (
+            f"SELECT {quote(org.get_field('service_account_count').column)} "  # noqa: S608
+            f"FROM {quote(org.db_table)} WHERE {quote(org.pk.column)} = %s"
+        )
     return Plan(
-        where=(f"FROM {quote(ServiceAccount._meta.db_table)} a WHERE {' AND '.join(where)}"),
+        where=where_sql,
+        count=count,
         columns=", ".join(column(ServiceAccount, "a", name) for name in FIELDS),
         # The (org, name_key) unique index's order: no sort, and LIMIT stops the walk.
         order=f"ORDER BY {column(ServiceAccount, 'a', 'org')}, "

@@ -25,6 +25,9 @@ class NamedModel(models.Model):
     writes it whenever ``name`` is written, ``update_fields`` included."""
 
     NAME_MAX_LENGTH = 190
+    # Counters the database keeps (triggers, migration tokens 0005): the row's value may be
+    # newer than the instance's, so saving an existing row writes every field but these.
+    DATABASE_KEPT: tuple[str, ...] = ()
 
     name = models.CharField(max_length=NAME_MAX_LENGTH)
     name_key = models.CharField(max_length=NAME_MAX_LENGTH, editable=False)
@@ -37,6 +40,12 @@ class NamedModel(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.name_key = name_key(self.name)
+        if self.DATABASE_KEPT and not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in self.DATABASE_KEPT
+            ]
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "name" in update_fields:
             kwargs["update_fields"] = {*update_fields, "name_key"}
@@ -53,6 +62,11 @@ class Organization(NamedModel):
     updated_at = models.DateTimeField(auto_now=True)
     api_keys_migrated_at = models.DateTimeField(null=True, blank=True)
     api_keys_hidden = models.BooleanField(default=False)
+    # How many service accounts it has: the total of an unfiltered listing without a COUNT
+    # over them all (see ServiceAccount.token_count).
+    service_account_count = models.PositiveIntegerField(default=0, editable=False)
+
+    DATABASE_KEPT = ("service_account_count",)
 
     class Meta:
         ordering = ["name_key"]
@@ -265,12 +279,13 @@ class ServiceAccount(NamedModel):
     )
     # How many tokens it has, kept exact by database triggers on the tokens table (migration
     # tokens 0005): every insert, delete or move of a token row, whoever makes it (services,
-    # bulk inserts of the key migration, cascades, raw queries), in its own transaction. A
-    # COUNT(*) per listed account walked every token of the page (20 accounts with 1 000
+    # bulk inserts of the key migration, cascades, raw queries), in the writing transaction.
+    # A COUNT(*) per listed account walked every token of the page (20 accounts with 1 000
     # tokens each made a page five times dearer); an index cannot make a count O(1), and a
-    # counter kept by Python code would be wrong after any write that skips it. ``save()``
-    # never writes it (the row's value may be newer than the instance's).
+    # counter kept by Python code would be wrong after any write that skips it.
     token_count = models.PositiveIntegerField(default=0, editable=False)
+
+    DATABASE_KEPT = ("token_count",)
 
     objects = ServiceAccountQuerySet.as_manager()
     API_FIELDS = ("id", "name", "login", "org_id", "is_disabled", "role")  # see list_item()
@@ -280,11 +295,6 @@ class ServiceAccount(NamedModel):
         constraints = [
             models.UniqueConstraint(fields=["org", "name_key"], name="accounts_sa_name_unique"),
         ]
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding and kwargs.get("update_fields") is None:
-            kwargs["update_fields"] = _SAVED_FIELDS
-        super().save(*args, **kwargs)
 
     def to_api(self) -> dict:
         """The object Grafana returns in search results."""
@@ -305,13 +315,6 @@ class ServiceAccount(NamedModel):
         from accounts.teams.models import teams_of  # the teams module imports this one
 
         return list(teams_of(self).values_list("name", flat=True))
-
-
-_SAVED_FIELDS = tuple(
-    field.name
-    for field in ServiceAccount._meta.concrete_fields
-    if not field.primary_key and field.name != "token_count"
-)
 
 
 def list_item(values: Mapping[str, Any]) -> dict:
