@@ -48,7 +48,7 @@ class Plan:
     count: str  # the total, with the same parameters
     columns: str
     order: str
-    converters: tuple[tuple[int, tuple[Converter, ...], Any], ...]  # (index, converters, expr)
+    converters: tuple[tuple[str, tuple[Converter, ...], Any], ...]  # (field, converters, expr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,14 +98,14 @@ class ListingQuery:
 
 
 def _read(plan: Plan, row: Sequence[Any]) -> dict[str, Any]:
-    values = list(row)
-    for index, converters, expression in plan.converters:
-        value = values[index]
+    values = dict(zip(FIELDS, row, strict=True))
+    for name, converters, expression in plan.converters:
+        value = values[name]
         if value is not None:
             for converter in converters:
                 value = converter(value, expression, connection)
-            values[index] = value
-    return dict(zip(FIELDS, values, strict=True))
+            values[name] = value
+    return values
 
 
 @cache
@@ -148,14 +148,14 @@ def _plan(vendor: str, filters: Filters) -> Plan:
             )
         )
     converters = []
-    for index, name in enumerate(FIELDS):
+    for name in FIELDS:
         field = ServiceAccount._meta.get_field(name)
         assert isinstance(field, models.Field)
         expression = field.get_col(ServiceAccount._meta.db_table)
         # The same converters, in the same order, as the ORM's SQL compiler applies.
         found = ops.get_db_converters(expression) + expression.get_db_converters(connection)
         if found:
-            converters.append((index, tuple(found), expression))
+            converters.append((name, tuple(found), expression))
     where_sql = f"FROM {quote(ServiceAccount._meta.db_table)} a WHERE {' AND '.join(where)}"
     count = f"SELECT COUNT(*) {where_sql}"
     if filters == Filters():  # the whole org: its counter, not a walk over every account
