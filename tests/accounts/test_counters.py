@@ -4,6 +4,9 @@ migration's bulk inserts, cascades, and raw ORM writes that no Python code could
 
 from datetime import timedelta
 
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count
 
 from accounts.models import Organization, ServiceAccount
@@ -92,3 +95,32 @@ def test_saving_a_stale_instance_never_writes_a_counter_back(org, make_account):
     assert (found["orgs"][org.pk], found["accounts"][account.pk]) == (2, 1)
     assert ServiceAccount.objects.get(pk=account.pk).name == "renamed"
     assert Organization.objects.get(pk=org.pk).api_keys_hidden
+
+
+BEFORE = [("accounts", "0008_invites_password_resets"), ("tokens", "0004_token_expiry_recorded")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_fills_the_counters_of_existing_rows():
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    old = executor.loader.project_state(BEFORE).apps
+    org = old.get_model("accounts", "Organization").objects.create(name="Old", name_key="old")
+    accounts = old.get_model("accounts", "ServiceAccount").objects
+    tokens = old.get_model("tokens", "ServiceAccountToken").objects
+    for number in range(3):
+        account = accounts.create(
+            org=org, name=f"a{number}", name_key=f"a{number}", login=f"a{number}"
+        )
+        for index in range(number):
+            tokens.create(
+                service_account=account,
+                name=f"t{index}",
+                name_key=f"t{index}",
+                digest=f"{number}{index:063x}",
+            )
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    found = counters()
+    assert found["orgs"][org.pk] == 3
+    assert sorted(found["accounts"].values()) == [0, 1, 2]
