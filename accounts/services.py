@@ -102,11 +102,22 @@ def org_create(
     return org
 
 
+def lock_org(org_id: int) -> Organization:
+    """The org row, locked until the transaction ends. Creating, deleting and migrating keys,
+    hiding the keys page and creating service accounts all take it first, so each sees the
+    others' committed outcome, and no two of them wait for each other: a new account row
+    updates the org's ``service_account_count`` (a trigger), which would otherwise take the
+    org's lock only after the account's name was claimed, while a migration batch holding
+    that lock claims names too."""
+    org = Organization.objects.select_for_update().filter(pk=org_id).first()
+    if org is None:
+        raise NotFound("Organization not found")
+    return org
+
+
 @transaction.atomic
 def org_rename(*, actor: Identity | Actor, org: Organization, name: str) -> Organization:
-    locked = Organization.objects.select_for_update().filter(pk=org.pk).first()
-    if locked is None:
-        raise NotFound("Organization not found")
+    locked = lock_org(org.pk)
     before = locked.name
     locked.name = clean_name(name, what="Organization name", max_length=190)
     save_unique(locked, conflict="Organization name taken", update_fields=["name", "updated_at"])
@@ -138,9 +149,7 @@ def org_contents(org: Organization) -> list[tuple[str, int]]:
 def org_delete(*, actor: Identity | Actor, org: Organization) -> None:
     """Delete the org and everything in it (members' accounts stay). The event is the
     server's: the org's own log goes with it."""
-    locked = Organization.objects.select_for_update().filter(pk=org.pk).first()
-    if locked is None:
-        raise NotFound("Organization not found")
+    locked = lock_org(org.pk)
     details = {"deleted": [f"{count} {what}" for what, count in org_contents(locked)]}
     target = Target.of(locked)
     locked.delete()
@@ -420,7 +429,7 @@ def service_account_create(
     """Create a service account in the caller's org, never with a role above the caller's."""
     check_role_ceiling(identity, role)
     name = clean_service_account_name(name)
-    org = identity.org
+    org = lock_org(identity.org.pk)
     login = f"sa-{org.pk}-{login_slug(name)}"
     if len(login) > ServiceAccount.LOGIN_MAX_LENGTH:
         raise ValidationError("Display name is too long to derive a login from.")

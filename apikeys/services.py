@@ -22,7 +22,7 @@ from accounts.errors import Conflict, NotFound, Refusal, message_of
 from accounts.models import Organization, ServiceAccount, isoformat
 from accounts.names import fits, login_slug, name_key
 from accounts.roles import Role
-from accounts.services import MAX_SECONDS_TO_LIVE, clean_name, save_unique
+from accounts.services import MAX_SECONDS_TO_LIVE, clean_name, lock_org, save_unique
 from apikeys import format as key_format
 from apikeys.models import ApiKey
 from tokens.models import ServiceAccountToken
@@ -82,7 +82,7 @@ def api_key_create(
     *, identity: Identity, name: str, role: Role, seconds_to_live: int
 ) -> tuple[ApiKey, str]:
     """Create a key; returns it with its secret, which exists only in this return value."""
-    org = Organization.objects.select_for_update().get(pk=identity.org.pk)
+    org = lock_org(identity.org.pk)
     if org.api_keys_migrated_at is not None or org.api_keys_hidden:
         raise ApiKeysMigrated()
     check_role_ceiling(identity, role)
@@ -107,17 +107,11 @@ def _key_details(key: ApiKey) -> dict:
     return {"role": key.role, "expiration": isoformat(key.expires_at)}
 
 
-def _lock_org(org_id: int) -> Organization:
-    """The org row, locked until the transaction ends: creating, deleting and migrating keys
-    and hiding the page all take it, so each sees the others' committed outcome."""
-    return Organization.objects.select_for_update().get(pk=org_id)
-
-
 @transaction.atomic
 def api_key_delete(*, identity: Identity, key: ApiKey) -> None:
     """Delete a key that is still a legacy key. A migration that took the org lock first has
     turned it into a token that keeps the same string working: then it is gone as a key."""
-    _lock_org(key.org_id)
+    lock_org(key.org_id)
     target, details = Target.of(key), _key_details(key)
     deleted, _ = ApiKey.objects.filter(pk=key.pk).unmigrated().delete()
     if not deleted:
@@ -281,7 +275,7 @@ def migrate_keys(
     after = 0
     while True:
         with transaction.atomic():
-            locked = _lock_org(org.pk)
+            locked = lock_org(org.pk)
             batch = _next_batch(keys, after)
             _migrate_batch(locked, batch, now, result, actor)
             last = len(batch) < MIGRATION_BATCH_SIZE
@@ -406,7 +400,7 @@ def hide_api_keys(*, identity: Identity) -> None:
     """Hide the page for good; only once no key is left that would need it. Checked under the
     org lock, which creating a key takes too, so a key made at the same moment is either seen
     here or refused there."""
-    org = _lock_org(identity.org.pk)
+    org = lock_org(identity.org.pk)
     if ApiKey.objects.filter(org=org).unmigrated().exists():
         raise ValidationError(
             "Migrate or delete the remaining API keys before hiding the API keys page."

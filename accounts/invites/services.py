@@ -32,7 +32,7 @@ from accounts.invites.emails import invite_message
 from accounts.invites.models import Invite, invite_digest, new_code, new_secret
 from accounts.models import Membership, Organization, User
 from accounts.roles import Role
-from accounts.services import ALREADY_MEMBER, clean_name, join_org, user_create
+from accounts.services import ALREADY_MEMBER, clean_name, join_org, lock_org, user_create
 
 logger = logging.getLogger("keyhouse.invites")
 
@@ -83,9 +83,7 @@ def invite_create(
     user, email = _invitee(login_or_email)
     name = clean_name(name, what="Name", max_length=190) if name.strip() else ""
     # One invite at a time per org and address: parallel invites queue on the org's row.
-    org = Organization.objects.select_for_update().filter(pk=identity.org.pk).first()
-    if org is None:
-        raise NotFound("Organization not found")
+    org = lock_org(identity.org.pk)
     member = Q(user__email__iexact=email) if email else Q()
     if user is not None:
         member |= Q(user=user)

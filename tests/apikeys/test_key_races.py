@@ -6,10 +6,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 
+from accounts.models import ServiceAccount
 from accounts.roles import Role
+from accounts.services import lock_org
 from apikeys import services
 from apikeys.models import ApiKey
 from apikeys.services import api_key_create, hide_api_keys, migrate_keys
@@ -22,6 +24,7 @@ from tests.helpers import (
     in_parallel,
     needs_postgresql,
     signed_in,
+    until_another_transaction_waits_for_ours,
     while_held,
 )
 from tokens.models import ServiceAccountToken
@@ -135,3 +138,46 @@ def test_parallel_migrations_in_small_batches_migrate_each_key_once(org, org_adm
     assert half_migrated(connection.cursor()) == []
     org.refresh_from_db()
     assert org.api_keys_migrated_at is not None
+
+
+def test_creating_an_account_named_like_a_key_a_batch_is_migrating_is_a_conflict(
+    org, make_key, monkeypatch
+):
+    """The batch holds the org lock and has not yet claimed the key's name when the create
+    comes: the create must wait for the lock before it claims the name, or each would wait
+    for the other (PostgreSQL would abort one as a deadlock)."""
+    make_key("deploy")
+    name = f"{services.AUTOGEN_PREFIX}-deploy"  # the account the migration makes of it
+    locked = threading.Event()
+
+    def lock_and_let_the_create_come(org_id):
+        org = lock_org(org_id)
+        locked.set()
+        until_another_transaction_waits_for_ours()
+        return org
+
+    monkeypatch.setattr(services, "lock_org", lock_and_let_the_create_come)
+
+    def create():
+        locked.wait()
+        return Client().post(
+            "/api/serviceaccounts", {"name": name}, "application/json", **basic_auth("alice")
+        )
+
+    migrated = []
+
+    def migrate():
+        try:
+            migrated.append(migrate_keys(org, actor=SYSTEM))
+        finally:
+            connections.close_all()
+
+    migration = threading.Thread(target=migrate)
+    migration.start()
+    try:
+        response = create()
+    finally:
+        migration.join()
+    assert response.status_code == 409, response.content
+    assert migrated[0].migrated == 1
+    assert ServiceAccount.objects.get(org=org, name=name).tokens.count() == 1
