@@ -1,7 +1,9 @@
 """Where one authenticated ``GET /api/org`` spends its time: the request goes in-process
-through Django's WSGI handler (every middleware, the URL resolver, bearer authentication, the
-view, JSON encoding and the end-of-request signals, exactly as gunicorn calls it), many times
-over under cProfile. What gunicorn itself adds (HTTP parsing, the access log) is not in it.
+through ``config.wsgi.application``, the WSGI application gunicorn serves (its short path for
+hot API requests, bearer authentication, the view, JSON encoding and the end-of-request
+signals, exactly as gunicorn calls it), many times over under cProfile. What gunicorn itself
+adds (HTTP parsing, the access log) is not in it. ``--django`` profiles Django's plain
+``WSGIHandler`` instead (every middleware and the URL resolver), for comparison.
 
 bench/run.py calls :func:`measure`, which runs this file as a subprocess on a seeded database
 and reads the JSON it prints; the top costs go into bench/RESULTS.md.
@@ -74,11 +76,13 @@ def _environ(path: str, authorization: str) -> dict:
     }
 
 
-def _requester(path: str, authorization: str) -> Callable[[], None]:
+def _requester(path: str, authorization: str, *, django: bool) -> Callable[[], None]:
     """One call = one request through the WSGI application, as a WSGI server makes it."""
-    from django.core.wsgi import get_wsgi_application
+    from django.core.handlers.wsgi import WSGIHandler
 
-    application = get_wsgi_application()
+    from config.wsgi import application as served
+
+    application = WSGIHandler() if django else served
     statuses: list[str] = []
 
     def start_response(
@@ -184,11 +188,11 @@ def _per_call(function: Callable[[str], object], argument: str) -> float:
     return best / DECODING_ROUNDS * 1e6
 
 
-def profile(path: str, authorization: str, iterations: int) -> dict:
+def profile(path: str, authorization: str, iterations: int, *, django: bool = False) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    request = _requester(path, authorization)
+    request = _requester(path, authorization, django=django)
     for _ in range(WARM_UP_REQUESTS):
         request()
     with CaptureQueriesContext(connection) as captured:
@@ -225,13 +229,15 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--path", default="/api/org")
     parser.add_argument("--iterations", type=int, default=2000)
+    parser.add_argument(
+        "--django", action="store_true", help="through Django's plain WSGIHandler instead"
+    )
     args = parser.parse_args(argv)
     sys.path.insert(0, str(BASE_DIR))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    print(json.dumps(profile(args.path, os.environ["BENCH_AUTHORIZATION"], args.iterations)))
+    authorization = os.environ["BENCH_AUTHORIZATION"]
+    figures = profile(args.path, authorization, args.iterations, django=args.django)
+    print(json.dumps(figures))
     return 0
 
 
