@@ -35,11 +35,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def live_server(django_db_blocker) -> Iterator[LiveServer]:
-    """pytest-django's live server, but static files come from WhiteNoise and the collected,
-    hashed files (as in production) instead of the development finders."""
+    """pytest-django's live server, but serving what gunicorn serves, ``config.wsgi``'s
+    application (with its fast path for hot API requests, which the nginx forward-auth tests
+    go through), and static files from WhiteNoise and the collected, hashed files (as in
+    production) instead of the development finders."""
+    from config.wsgi import application
+
     with django_db_blocker.unblock():
         server = LiveServer("localhost", start=False)
-        server.thread.static_handler = lambda app: app
+        server.thread.static_handler = lambda _django_handler: application
         server.start()
     yield server
     server.stop()
