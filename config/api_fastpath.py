@@ -21,23 +21,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.exception import convert_exception_to_response
-from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
-from django.http import HttpResponseBase
+from django.core.handlers.wsgi import WSGIHandler
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
 
 from accounts import api, verification
 
-Handler = Callable[[WSGIRequest], HttpResponseBase]
+View = Callable[[HttpRequest], HttpResponseBase]
 
 
 @dataclass(frozen=True)
 class Route:
-    view: Handler
+    view: View
     methods: frozenset[str] | None  # None: every method
 
 
@@ -80,7 +81,7 @@ class FastPathHandler(WSGIHandler):
             if not getattr(route.view, "csrf_exempt", False):
                 raise ImproperlyConfigured(f"config.api_fastpath: {path}'s view is not an api_view")
         self._fast_view_middleware: list[Callable[..., HttpResponseBase | None]] = []
-        chain: Handler = convert_exception_to_response(self._call_view)
+        chain: Callable[[HttpRequest], Any] = convert_exception_to_response(self._call_view)
         for name in reversed(RUN):
             middleware = import_string(name)(chain)
             if hasattr(middleware, "process_view"):
@@ -88,19 +89,19 @@ class FastPathHandler(WSGIHandler):
             chain = convert_exception_to_response(middleware)
         self._fast_chain = chain
 
-    def get_response(self, request: WSGIRequest) -> HttpResponseBase:  # type: ignore[override]
+    def get_response(self, request: HttpRequest) -> HttpResponseBase:
         """Django's ``BaseHandler.get_response`` with the short chain, for a hot request."""
         if fast_route(request) is None:
             return super().get_response(request)
-        response = self._fast_chain(request)
-        response._resource_closers.append(request.close)
+        response: HttpResponse = self._fast_chain(request)
+        response._resource_closers.append(request.close)  # type: ignore[attr-defined]
         if response.status_code >= 400:
             log_response(
                 "%s: %s", response.reason_phrase, request.path, response=response, request=request
             )
         return response
 
-    def _call_view(self, request: WSGIRequest) -> HttpResponseBase:
+    def _call_view(self, request: HttpRequest) -> HttpResponseBase:
         """What ``BaseHandler._get_response`` does once the URL is resolved; no middleware
         in RUN has ``process_exception``, and API views answer plain responses."""
         route = fast_route(request)
@@ -112,7 +113,7 @@ class FastPathHandler(WSGIHandler):
         return route.view(request)
 
 
-def fast_route(request: WSGIRequest) -> Route | None:
+def fast_route(request: HttpRequest) -> Route | None:
     """The route of a request the fast path serves, or None for Django's full path."""
     route = ROUTES.get(request.path_info)
     if route is None or not request.META.get("HTTP_AUTHORIZATION"):
