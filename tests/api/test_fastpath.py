@@ -159,7 +159,7 @@ def answer(
         ApiKey.objects.update(last_used_at=None)
         app._middleware_chain = counted
         try:
-            response = app(environ, lambda status, headers, exc=None: started.append((status, headers)))
+            response = app(environ, lambda status, headers: started.append((status, headers)))
             content = b"".join(response)
             response.close()
         finally:
