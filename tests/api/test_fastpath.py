@@ -2,8 +2,8 @@
 Django's full handler answers (status, every header, body, log lines, database writes), and
 takes the short way only for the requests it is meant for.
 
-Each request goes once through ``config.wsgi.application`` (what gunicorn serves) and once
-through Django's plain ``WSGIHandler``, each inside a savepoint rolled back afterwards, so
+Each request goes once through ``FastPathHandler`` (what ``config.wsgi`` serves to gunicorn)
+and once through Django's plain ``WSGIHandler``, each inside a savepoint rolled back afterwards, so
 both start from the same database.
 """
 
@@ -29,7 +29,6 @@ from accounts.audit.models import AuditEvent
 from accounts.models import ServiceAccount
 from apikeys.models import ApiKey
 from config.api_fastpath import FastPathHandler
-from config.wsgi import application
 from tests.helpers import PASSWORD, grant
 from tokens.models import ServiceAccountToken
 from tokens.services import token_create
@@ -176,11 +175,11 @@ def answer(
 @pytest.fixture
 def both(caplog, secrets) -> Callable[..., Answer]:
     """Send one request both ways; assert the answers are the same; return the fast one."""
-    django_handler = WSGIHandler()
+    fast_handler, django_handler = FastPathHandler(), WSGIHandler()
 
     def send(path: str, authorization: str | None = None, **kwargs: Any) -> Answer:
         with caplog.at_level(logging.INFO):
-            fast = answer(application, caplog, path, authorization=authorization, **kwargs)
+            fast = answer(fast_handler, caplog, path, authorization=authorization, **kwargs)
             full = answer(django_handler, caplog, path, authorization=authorization, **kwargs)
         assert full.full_chain_calls == 1
         assert (fast.status, fast.body) == (full.status, full.body)
@@ -303,6 +302,12 @@ def test_an_exception_in_the_view_is_a_logged_json_500_either_way(
     assert fast.status == "500 Internal Server Error"
     assert fast.body == b'{"message": "Internal server error"}'
     assert ("django.request", "ERROR", "Internal Server Error: /api/org") in fast.logs
+
+
+def test_gunicorn_is_served_the_fast_path():
+    from config import wsgi  # sets Django up again: harmless, and only here
+
+    assert isinstance(wsgi.application, FastPathHandler)
 
 
 def test_every_middleware_is_run_or_skipped_on_purpose(settings):
