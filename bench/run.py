@@ -934,12 +934,13 @@ def profile_lines(profile: profile_request.ProfileFigures) -> list[str]:
     return [
         f"## Profile: one authenticated `GET {profile.path}`",
         "",
-        f"`bench/profile_request.py`: in-process through Django's WSGI handler, "
-        f"{fmt(profile.iterations)} requests under cProfile",
+        "`bench/profile_request.py`: in-process through `config.wsgi.application` (what "
+        f"gunicorn serves), {fmt(profile.iterations)} requests under cProfile",
         f"after a warm-up. {profile.microseconds:.0f} µs per request without the profiler "
-        f"({profile.profiled_microseconds:.0f} µs with it), {profile.queries} SQL "
-        "quer" + ("y" if profile.queries == 1 else "ies") + " per request. gunicorn's own "
-        "work (HTTP parsing, access log) is not included.",
+        f"({profile.profiled_microseconds:.0f} µs with it; through Django's plain WSGIHandler, "
+        f"every middleware and the URL resolver: {profile.full_handler_microseconds:.0f} µs), "
+        f"{profile.queries} SQL quer" + ("y" if profile.queries == 1 else "ies") + " per "
+        "request. gunicorn's own work (HTTP parsing, access log) is not included.",
         "",
         "### Own time by source file",
         "",

@@ -10,6 +10,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
+from config.api_fastpath import FastPathHandler
+
 CHROMIUM = os.environ.get("KEYHOUSE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -35,11 +37,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def live_server(django_db_blocker) -> Iterator[LiveServer]:
-    """pytest-django's live server, but static files come from WhiteNoise and the collected,
-    hashed files (as in production) instead of the development finders."""
+    """pytest-django's live server, but serving what gunicorn serves, ``config.wsgi``'s
+    handler (with its fast path for hot API requests, which the nginx forward-auth tests go
+    through), made when the server starts (after the session's STATIC_ROOT is set), and
+    static files from WhiteNoise and the collected, hashed files (as in production) instead
+    of the development finders."""
     with django_db_blocker.unblock():
         server = LiveServer("localhost", start=False)
-        server.thread.static_handler = lambda app: app
+        server.thread.static_handler = lambda _django_handler: FastPathHandler()
         server.start()
     yield server
     server.stop()
