@@ -774,6 +774,7 @@ def write_results(
         "|---|---|---|---|",
         *(f"| {v.label} | {v.value} | {v.target} | {v.word} |" for v in verdicts),
         "",
+        *ceiling_lines(samples),
         "## Machine",
         "",
         "| | |",
@@ -792,6 +793,30 @@ def write_results(
         lines += profile_lines(profile)
     args.output.write_text("\n".join(lines).rstrip() + "\n")
     return verdicts
+
+
+def ceiling_lines(samples: dict[str, list[WrkResult]]) -> list[str]:
+    """How far any view Django serves could get against the peers in this run: the bare view
+    (no middleware, no database) over each peer. ``/api/org`` does strictly more than the bare
+    view, so its ratios to the peers can only be lower."""
+    if not {"bare", "api-key", "knox"} <= samples.keys():
+        return []
+
+    def median(name: str, figure: str) -> float:
+        return statistics.median(getattr(result, figure) for result in samples[name])
+
+    def ceiling(peer: str) -> str:
+        rps = median("bare", "rps") / median(peer, "rps")
+        cpu = median(peer, "cpu_us") / median("bare", "cpu_us")
+        return f"{rps:.2f} by req/s, {cpu:.2f} by server CPU"
+
+    return [
+        "The ceiling for the first two rows: in this run, the bare Django view itself ÷ "
+        f"`HasAPIKey` is {ceiling('api-key')}, and ÷ knox {ceiling('knox')}. A view that "
+        "authenticates a token does strictly more than that view, so no view served through "
+        "Django's handler on this gunicorn can reach a ratio above these.",
+        "",
+    ]
 
 
 def method_lines(args: argparse.Namespace, load: Load) -> list[str]:
