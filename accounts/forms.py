@@ -2,7 +2,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from django import forms
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
@@ -83,6 +83,17 @@ class SwitchOrgForm(forms.Form):
     def has_choice(self) -> bool:
         """Whether there is another organization to switch to."""
         return self.orgs.count() > 1
+
+
+def new_password_field(label: str = "Password") -> forms.CharField:
+    """A password being chosen, with the rules it must meet (Django's validators) as its help,
+    as on the profile's password change."""
+    return forms.CharField(
+        label=label,
+        strip=False,
+        widget=forms.PasswordInput({"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
 
 
 def check_new_user_fields(

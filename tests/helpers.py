@@ -7,6 +7,7 @@ import base64
 import html
 import http.client
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -143,6 +144,15 @@ def triggered(response: HttpResponse) -> list[str]:
 def page_text(response: HttpResponse) -> str:
     """The response's HTML with entities decoded, so a test can look for "'Ops' deleted"."""
     return html.unescape(response.content.decode())
+
+
+def assert_password_rules_describe(page: str, field_id: str) -> None:
+    """The page shows Django's password rules as the description of the field ``field_id``.
+    Django's help is a list: in a <p> the browser would end the paragraph before it, so the
+    field would name an empty one and the list would stand apart."""
+    help_id = f"{field_id}_helptext"
+    assert f'<div class="help" id="{help_id}"><ul><li>Your password' in page
+    assert re.search(rf'<input [^>]*aria-describedby="{help_id}"[^>]*id="{field_id}"', page)
 
 
 def make_user(username: str, org: Organization | None, role: Role | None, **extra: Any) -> User:

@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from accounts.forms import check_new_user_fields, offer_roles
+from accounts.forms import check_new_user_fields, new_password_field, offer_roles
 from accounts.models import User
 from accounts.roles import Role
 
@@ -44,9 +44,7 @@ class NewAccountForm(forms.Form):
         required=False,
         widget=forms.TextInput({"autocomplete": "name"}),
     )
-    password1 = forms.CharField(
-        label="Password", strip=False, widget=forms.PasswordInput({"autocomplete": "new-password"})
-    )
+    password1 = new_password_field()
     password2 = forms.CharField(
         label="Password (again)",
         strip=False,

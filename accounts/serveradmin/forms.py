@@ -4,7 +4,7 @@ from typing import Any, cast
 
 from django import forms
 
-from accounts.forms import check_new_user_fields, offer_roles
+from accounts.forms import check_new_user_fields, new_password_field, offer_roles
 from accounts.models import Organization, ServiceAccount, User
 from accounts.names import name_key
 from accounts.roles import Role
@@ -19,9 +19,7 @@ class UserCreateForm(forms.Form):
     login = forms.CharField(label="Username", max_length=User.LOGIN_MAX_LENGTH, required=False)
     email = forms.CharField(label="Email", max_length=254, required=False)
     name = forms.CharField(label="Name", max_length=190, required=False)
-    password = forms.CharField(
-        label="Password", strip=False, widget=forms.PasswordInput({"autocomplete": "new-password"})
-    )
+    password = new_password_field()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.passwords import services
-from tests.helpers import PASSWORD, page_text, signed_in
+from tests.helpers import PASSWORD, assert_password_rules_describe, page_text, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -147,9 +147,5 @@ def test_addresses_are_not_stored(admin):
 
 
 def test_the_validators_help_is_the_new_passwords_description(admin):
-    """Django's help is a list: in a <p> the browser would end the paragraph before it, so the
-    field would name an empty one and the list would stand apart."""
     html = page_text(signed_in(admin).get("/profile"))
-    help_id = "id_new_password1_helptext"
-    assert f'<div class="help" id="{help_id}"><ul><li>Your password' in html
-    assert re.search(rf'<input [^>]*aria-describedby="{help_id}"[^>]*id="id_new_password1"', html)
+    assert_password_rules_describe(html, "id_new_password1")

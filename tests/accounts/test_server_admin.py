@@ -19,6 +19,7 @@ from tests.helpers import (
     HTMX,
     PASSWORD,
     SYSTEM,
+    assert_password_rules_describe,
     basic_auth,
     htmx_from,
     in_parallel,
@@ -138,6 +139,10 @@ class TestUsers:
         second = page_text(root_client.get("/admin/users", {"page": 2}))
         assert "Page 2 of 2" in second
         assert "root" in second
+
+    def test_the_new_user_form_shows_the_password_rules(self, root_client):
+        html = page_text(root_client.get("/admin/users/new"))
+        assert_password_rules_describe(html, "id_password")
 
     def test_create(self, root_client, org):
         response = root_client.post(

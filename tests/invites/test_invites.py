@@ -19,6 +19,7 @@ from accounts.models import Membership, User
 from accounts.roles import Role
 from tests.helpers import (
     PASSWORD,
+    assert_password_rules_describe,
     call,
     grant,
     htmx_to,
@@ -203,6 +204,7 @@ class TestAccept:
         assert "Join Acme" in html
         assert "as Editor" in html
         assert "Create your account" in html
+        assert_password_rules_describe(html, "id_password1")
         weak = client.post("/invite/accept", {"password1": "123", "password2": "123"})
         assert "This password is too short" in page_text(weak)
         body = {"login": "a\x07", "password1": "1", "password2": "2"}
