@@ -90,13 +90,11 @@ def listing_context(
         for m in page.object_list
     ]
     roles = assignable_roles(identity)
-    admins = Membership.objects.filter(org=identity.org, role=Role.ADMIN)
     return {
         "nav_active": "users",
         "page": page,
         "rows": rows,
-        # Removing the only Admin is refused (membership_remove): its button says why instead.
-        "sole_admin": admins.count() == 1,
+        "sole_admins": Membership.objects.filter(org=identity.org).sole_admin_ids(),
         "query": query,
         "roles": roles,
         "add_form": OrgUserAddForm(roles=roles),

@@ -129,6 +129,18 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
             | models.Q(user__name__icontains=query)
         )
 
+    def sole_admin_ids(self) -> set[int]:
+        """The ids of the memberships among these that are their org's only Admin: removing
+        one is refused (``membership_remove``), so pages offer no Remove button for it."""
+        lone = (
+            Membership.objects.filter(role=Role.ADMIN)
+            .values("org")
+            .annotate(admins=models.Count("pk"))
+            .filter(admins=1)
+            .values("org")
+        )
+        return set(self.filter(role=Role.ADMIN, org__in=lone).values_list("pk", flat=True))
+
 
 class Membership(models.Model):
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")

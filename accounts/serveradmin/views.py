@@ -235,6 +235,7 @@ def _user_page(
         "edit_form": edit_form or UserEditForm(initial={"name": user.name, "email": user.email}),
         "add_form": add_form or AddToOrgForm(user=user),
         "memberships": memberships,
+        "sole_admins": memberships.sole_admin_ids(),
         "roles": list(Role),
         "membership_error": membership_error,
         "here": request.get_full_path(),

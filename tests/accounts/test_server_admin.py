@@ -140,6 +140,17 @@ class TestUsers:
         assert "Page 2 of 2" in second
         assert "root" in second
 
+    def test_the_only_admins_remove_is_disabled_and_says_why(
+        self, root_client, admin, org, other_org
+    ):
+        Membership.objects.create(user=admin, org=other_org, role=Role.ADMIN)  # beside oscar
+        make_user("oscar", other_org, Role.ADMIN)
+        page = f"/admin/users/{admin.pk}"
+        html = page_text(root_client.get(page))
+        assert f'href="{page}/orgs/{org.pk}/remove' not in html
+        assert html.count("The only Admin: make another member Admin first.") == 1
+        assert f'href="{page}/orgs/{other_org.pk}/remove' in html
+
     def test_the_new_user_form_shows_the_password_rules(self, root_client):
         html = page_text(root_client.get("/admin/users/new"))
         assert_password_rules_describe(html, "id_password")
