@@ -104,11 +104,12 @@ def org_create(
 
 def lock_org(org_id: int) -> Organization:
     """The org row, locked until the transaction ends. Creating, deleting and migrating keys,
-    hiding the keys page and creating service accounts all take it first, so each sees the
-    others' committed outcome, and no two of them wait for each other: a new account row
-    updates the org's ``service_account_count`` (a trigger), which would otherwise take the
-    org's lock only after the account's name was claimed, while a migration batch holding
-    that lock claims names too."""
+    hiding the keys page, creating and deleting service accounts and deleting the org all take
+    it first, so each sees the others' committed outcome, and no two of them wait for each
+    other: a new or deleted account row updates the org's ``service_account_count`` (a
+    trigger), which would otherwise take the org's lock only after the account's name was
+    claimed or its row locked, while a migration batch or an org delete holding that lock
+    claims names or deletes accounts too."""
     org = Organization.objects.select_for_update().filter(pk=org_id).first()
     if org is None:
         raise NotFound("Organization not found")
@@ -512,6 +513,7 @@ def _record_update(identity: Identity, account: ServiceAccount, before: dict) ->
 @transaction.atomic
 def service_account_delete(*, identity: Identity, account: ServiceAccount) -> None:
     """Delete the account and, in the same transaction, every token it has."""
+    lock_org(account.org_id)  # first: see lock_org
     locked = ServiceAccount.objects.select_for_update().filter(pk=account.pk).first()
     if locked is None:
         raise NotFound()

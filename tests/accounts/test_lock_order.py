@@ -1,0 +1,92 @@
+"""Writes that add or delete service accounts or tokens lock in one order: the org, then the
+account, then its tokens. The counters' triggers (migration tokens 0005) make a new or deleted
+token lock its account's row and a new or deleted account lock its org's row, so a write
+holding them the other way round deadlocks with one going this way (PostgreSQL aborts one of
+them: a 503). Real row locks across connections, so PostgreSQL only."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from types import ModuleType
+
+import pytest
+from django.db import connections
+
+from accounts import services
+from accounts.models import Organization, ServiceAccount
+from accounts.services import org_delete, service_account_delete
+from tests.helpers import (
+    SYSTEM,
+    needs_postgresql,
+    until_another_transaction_waits_for_ours,
+)
+from tokens.services import token_create
+
+pytestmark = [pytest.mark.django_db(transaction=True), needs_postgresql]
+
+
+@pytest.fixture
+def robot(make_account, org_admin) -> ServiceAccount:
+    robot = make_account("robot")
+    token_create(identity=org_admin, account=robot, name="ci", expires_at=None)
+    return robot
+
+
+def paused_after(
+    monkeypatch, module: ModuleType, name: str, action: Callable[[], object]
+) -> Callable[[], None]:
+    """Run ``action`` on another connection, pausing it right after its call of
+    ``module.name`` (holding the locks taken so far) until another transaction waits for it.
+    Returns once it is paused; the returned function waits for ``action`` to end and raises
+    what it raised."""
+    paused, errors = threading.Event(), []
+    original = getattr(module, name)
+
+    def then_pause(*args, **kwargs):
+        result = original(*args, **kwargs)
+        paused.set()
+        until_another_transaction_waits_for_ours()
+        return result
+
+    monkeypatch.setattr(module, name, then_pause)
+
+    def run() -> None:
+        try:
+            action()
+        except Exception as exc:  # re-raised in the test's thread
+            errors.append(exc)
+        finally:
+            paused.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    paused.wait()
+
+    def finish() -> None:
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    return finish
+
+
+def account_delete_paused(monkeypatch, org_admin, robot) -> Callable[[], None]:
+    """``robot``'s delete, paused once it holds its locks (at its permission check)."""
+    return paused_after(
+        monkeypatch,
+        services,
+        "check_can_manage_account",
+        lambda: service_account_delete(identity=org_admin, account=robot),
+    )
+
+
+def test_an_org_deleted_while_one_of_its_accounts_is_deleted(monkeypatch, org, org_admin, robot):
+    finish = account_delete_paused(monkeypatch, org_admin, robot)
+    try:
+        org_delete(actor=SYSTEM, org=org)
+    finally:
+        finish()
+    assert not Organization.objects.filter(pk=org.pk).exists()
+    assert not ServiceAccount.objects.filter(pk=robot.pk).exists()
