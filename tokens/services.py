@@ -138,15 +138,17 @@ def _token_details(token: ServiceAccountToken) -> dict:
     }
 
 
-def _locked(token: ServiceAccountToken, *, with_account: bool = False) -> ServiceAccountToken:
-    """The token's row, locked and read afresh (a concurrent request may have changed it);
-    ``with_account`` locks its service account's row too."""
-    rows = ServiceAccountToken.objects.select_for_update()
-    if with_account:
-        rows = rows.select_related("service_account")
-    locked = rows.filter(pk=token.pk).first()
+def _locked(token: ServiceAccountToken) -> ServiceAccountToken:
+    """The token's row and its service account's, locked and read afresh (a concurrent request
+    may have changed them). The account first, as deleting the account does before it deletes
+    the account's tokens: holding the token while waiting for the account would deadlock."""
+    account = ServiceAccount.objects.select_for_update().filter(pk=token.service_account_id).first()
+    if account is None:
+        raise NotFound()
+    locked = ServiceAccountToken.objects.select_for_update().filter(pk=token.pk).first()
     if locked is None:
         raise NotFound()
+    locked.service_account = account
     return locked
 
 
@@ -156,7 +158,7 @@ def token_rename(
 ) -> ServiceAccountToken:
     """Rename under the same rules as at creation; the secret does not change."""
     name = clean_token_name(name)
-    locked = _locked(token, with_account=True)
+    locked = _locked(token)
     check_can_manage_account(identity, locked.service_account)
     before = locked.name
     locked.name = name
@@ -172,7 +174,7 @@ def token_revoke(
     *, identity: Identity, token: ServiceAccountToken, now: datetime | None = None
 ) -> ServiceAccountToken:
     """Revoke for good (it stays listed); revoking a revoked token changes nothing."""
-    locked = _locked(token, with_account=True)
+    locked = _locked(token)
     check_can_manage_account(identity, locked.service_account)
     if not locked.is_revoked:
         locked.is_revoked = True
@@ -244,7 +246,7 @@ def token_rotate(
         )
     check_expiry(expires_at, now)
     # Lock the account with the token, so a concurrent delete can't orphan the new token.
-    old = _locked(token, with_account=True)
+    old = _locked(token)
     check_rotatable(old, now)
     check_can_act_as(identity, old.service_account)
     name = old.name
@@ -266,7 +268,7 @@ def token_rotate(
 
 @transaction.atomic
 def token_delete(*, identity: Identity, token: ServiceAccountToken) -> None:
-    locked = _locked(token, with_account=True)
+    locked = _locked(token)
     check_can_manage_account(identity, locked.service_account)
     target, details = Target.of(locked), _token_details(locked)
     locked.delete()

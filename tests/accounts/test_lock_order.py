@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from types import ModuleType
 
 import pytest
 from django.db import connections
 
 from accounts import services
+from accounts.errors import NotFound
 from accounts.models import Organization, ServiceAccount
 from accounts.services import org_delete, service_account_delete
 from tests.helpers import (
@@ -21,7 +23,8 @@ from tests.helpers import (
     needs_postgresql,
     until_another_transaction_waits_for_ours,
 )
-from tokens.services import token_create
+from tokens.models import ServiceAccountToken
+from tokens.services import token_create, token_delete, token_rename, token_revoke, token_rotate
 
 pytestmark = [pytest.mark.django_db(transaction=True), needs_postgresql]
 
@@ -90,3 +93,27 @@ def test_an_org_deleted_while_one_of_its_accounts_is_deleted(monkeypatch, org, o
         finish()
     assert not Organization.objects.filter(pk=org.pk).exists()
     assert not ServiceAccount.objects.filter(pk=robot.pk).exists()
+
+
+TOKEN_WRITES = {
+    "rotate": lambda identity, token: token_rotate(
+        identity=identity, token=token, grace=timedelta(0), expires_at=None
+    ),
+    "delete": lambda identity, token: token_delete(identity=identity, token=token),
+    "revoke": lambda identity, token: token_revoke(identity=identity, token=token),
+    "rename": lambda identity, token: token_rename(identity=identity, token=token, name="x"),
+}
+
+
+@pytest.mark.parametrize("write", TOKEN_WRITES)
+def test_a_token_written_while_its_account_is_deleted_is_not_found(
+    monkeypatch, org_admin, robot, write
+):
+    token = robot.tokens.get()
+    finish = account_delete_paused(monkeypatch, org_admin, robot)
+    try:
+        with pytest.raises(NotFound):
+            TOKEN_WRITES[write](org_admin, token)
+    finally:
+        finish()
+    assert not ServiceAccountToken.objects.exists()
