@@ -151,6 +151,12 @@ def org_delete(*, actor: Identity | Actor, org: Organization) -> None:
     """Delete the org and everything in it (members' accounts stay). The event is the
     server's: the org's own log goes with it."""
     locked = lock_org(org.pk)
+    # Its teams and accounts too (in the order adding a team member locks them), before the
+    # cascade reads what there is to delete: a member or token being added (which holds its team
+    # or account) is then either deleted with the rest or refused as not found, never left
+    # pointing at a deleted row (an IntegrityError at commit).
+    for model in (Team, ServiceAccount):
+        list(model.objects.select_for_update().filter(org=locked).order_by("pk").values("pk"))
     details = {"deleted": [f"{count} {what}" for what, count in org_contents(locked)]}
     target = Target.of(locked)
     locked.delete()

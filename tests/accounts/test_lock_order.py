@@ -16,12 +16,15 @@ from django.db import connections
 
 from accounts import services
 from accounts.errors import NotFound
-from accounts.models import Organization, ServiceAccount
+from accounts.models import Organization, ServiceAccount, Team, TeamMember
 from accounts.services import org_delete, service_account_delete
+from accounts.teams import services as team_services
+from accounts.teams.services import team_create, team_member_add
 from tests.helpers import (
     SYSTEM,
     needs_postgresql,
     until_another_transaction_waits_for_ours,
+    while_held,
 )
 from tokens.models import ServiceAccountToken
 from tokens.services import token_create, token_delete, token_rename, token_revoke, token_rotate
@@ -117,3 +120,32 @@ def test_a_token_written_while_its_account_is_deleted_is_not_found(
     finally:
         finish()
     assert not ServiceAccountToken.objects.exists()
+
+
+def test_a_token_created_while_its_org_is_deleted_goes_with_it(org, org_admin, robot):
+    def create() -> None:
+        token_create(identity=org_admin, account=robot, name="late", expires_at=None)
+
+    while_held(create, lambda: org_delete(actor=SYSTEM, org=org))
+    assert not Organization.objects.filter(pk=org.pk).exists()
+    assert not ServiceAccountToken.objects.exists()
+
+
+def test_a_team_member_added_while_its_org_is_deleted_goes_with_it(
+    monkeypatch, org, org_admin, robot
+):
+    """Adding a member locks the team, then the account: the org delete takes them in that
+    order too."""
+    team = team_create(identity=org_admin, name="ops")
+    finish = paused_after(
+        monkeypatch,
+        team_services,
+        "_lock_team",
+        lambda: team_member_add(identity=org_admin, team=team, service_account=robot),
+    )
+    try:
+        org_delete(actor=SYSTEM, org=org)
+    finally:
+        finish()
+    assert not Team.objects.filter(org_id=org.pk).exists()
+    assert not TeamMember.objects.filter(service_account_id=robot.pk).exists()
