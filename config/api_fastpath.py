@@ -83,6 +83,11 @@ class FastPathHandler(WSGIHandler):
                 "config.api_fastpath: a middleware with process_exception would have to see "
                 "the fast path's exceptions too"
             )
+        # Django's _get_response wraps the view in a transaction (make_view_atomic) for these
+        if any(db.get("ATOMIC_REQUESTS") for db in settings.DATABASES.values()):
+            raise ImproperlyConfigured(
+                "config.api_fastpath: ATOMIC_REQUESTS would have to wrap the fast path's views too"
+            )
         self._fast_view_middleware: list[Callable[..., HttpResponseBase | None]] = []
         chain: Callable[[HttpRequest], Any] = convert_exception_to_response(self._call_view)
         for name in reversed(RUN):

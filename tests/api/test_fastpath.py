@@ -315,3 +315,11 @@ def test_every_middleware_is_run_or_skipped_on_purpose(settings):
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.gzip.GZipMiddleware"]
     with pytest.raises(ImproperlyConfigured, match="MIDDLEWARE"):
         FastPathHandler()
+
+
+def test_views_wrapped_in_a_transaction_per_request_are_not_served_the_fast_path(
+    settings, monkeypatch
+):
+    monkeypatch.setitem(settings.DATABASES["default"], "ATOMIC_REQUESTS", True)
+    with pytest.raises(ImproperlyConfigured, match="ATOMIC_REQUESTS"):
+        FastPathHandler()
