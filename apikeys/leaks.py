@@ -95,7 +95,10 @@ def report_leaks(
             .unmigrated()
             .select_related("org")
         )
-        for credential in [*tokens, *keys]:
+        # Each revocation's event adds to its org's audit tally, locking that row: taking
+        # them in org order, whatever the credentials' order, two reports touching the same
+        # orgs never wait for each other in a circle.
+        for credential in sorted([*tokens, *keys], key=_org_id):
             if credential.is_revoked or credential.is_expired(now):
                 inactive += 1
                 continue
@@ -106,6 +109,12 @@ def report_leaks(
     found = len(tokens) + len(keys)
     count = sum(len(items) for items in revoked.values())
     return LeakCounts(len(texts), count, inactive, len(texts) - found)
+
+
+def _org_id(credential: ServiceAccountToken | ApiKey) -> int:
+    if isinstance(credential, ServiceAccountToken):
+        return credential.service_account.org_id
+    return credential.org_id
 
 
 def _locked(rows: models.QuerySet) -> list:

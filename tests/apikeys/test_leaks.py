@@ -2,19 +2,29 @@
 one call, learns only counts, and every affected org's Admins are told."""
 
 import json
+import threading
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from accounts.audit.services import add_to_tally
 from accounts.models import AuditEvent, ServerGrant
 from accounts.roles import Role
 from accounts.services import service_account_create
 from accounts.teams.services import server_grant_give
 from apikeys.models import ApiKey
-from tests.helpers import SYSTEM, bearer, call, identity_of, signed_in
+from tests.helpers import (
+    SYSTEM,
+    bearer,
+    call,
+    identity_of,
+    needs_postgresql,
+    signed_in,
+    until_another_transaction_waits_for_ours,
+)
 from tokens import format as token_format
 from tokens.models import ServiceAccountToken
 from tokens.services import token_create
@@ -200,3 +210,46 @@ def test_django_admin_shows_the_grant_but_cannot_change_it(
     delete = f"/django-admin/accounts/servergrant/{grant.pk}/delete/"
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert ServerGrant.objects.get().service_account == scanner
+
+
+@needs_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_reports_take_the_orgs_audit_tallies_in_one_order(
+    server_admin, org_admin, make_account, outsider, org, other_org
+):
+    """Another transaction holds the first org's audit tally and then wants the second's, as
+    a report listing credentials the other way round would: a report must wait for the first
+    before it takes the second, or the two wait for each other."""
+    globex = identity_of(outsider, other_org)
+    deployer = service_account_create(identity=globex, name="deployer")
+    _, older = token_create(identity=globex, account=deployer, name="prod", expires_at=None)
+    _, newer = token_create(
+        identity=org_admin, account=make_account("robot"), name="ci", expires_at=None
+    )
+    first, second = sorted([org.pk, other_org.pk])
+    held = threading.Event()
+    errors: list[Exception] = []
+
+    def hold_first_then_take_second() -> None:
+        try:
+            with transaction.atomic():
+                add_to_tally(first, 1)
+                held.set()
+                until_another_transaction_waits_for_ours()
+                add_to_tally(second, 1)
+        except Exception as exc:  # re-raised below, in the test's thread
+            errors.append(exc)
+        finally:
+            held.set()
+            connections.close_all()
+
+    other = threading.Thread(target=hold_first_then_take_second)
+    other.start()
+    held.wait()
+    try:
+        response = report(Client(), [older, newer])
+    finally:
+        other.join()
+    assert errors == []
+    assert response.status_code == 200
+    assert response.json()["revoked"] == 2
