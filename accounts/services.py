@@ -325,7 +325,9 @@ ALREADY_MEMBER = "User is already member of this organization"
 
 
 def join_org(*, org: Organization, user: User, role: Role) -> Membership:
-    """``user`` becomes a member of ``org`` (the caller checked who may decide that)."""
+    """``user`` becomes a member of ``org`` (the caller checked who may decide that). The org is
+    locked first: one being deleted meanwhile is NotFound, never a membership of no org."""
+    org = lock_org(org.pk)
     membership = Membership(org=org, user=user, role=role)
     save_unique(membership, conflict=ALREADY_MEMBER)
     if user.current_org_id is None:

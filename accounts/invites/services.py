@@ -157,8 +157,17 @@ def account_for(invite: Invite) -> User | None:
 
 
 def _lock_pending(digest: str) -> Invite:
+    """The pending invite, locked after its org (an org delete takes the org, then deletes its
+    invites: the other order would deadlock with it)."""
+    org_id = Invite.objects.pending().filter(digest=digest).values_list("org_id", flat=True).first()
+    if org_id is None:
+        raise Refusal(NOT_VALID)
+    try:
+        lock_org(org_id)
+    except NotFound:
+        raise Refusal(NOT_VALID) from None
     invite = (
-        Invite.objects.select_for_update()
+        Invite.objects.select_for_update(of=("self",))
         .pending()
         .filter(digest=digest)
         .select_related("org")

@@ -20,7 +20,7 @@ from accounts.access import Identity, check_can_manage_account, check_grant_ceil
 from accounts.audit.services import Actor, Target, record
 from accounts.errors import Conflict, NotFound, Refusal
 from accounts.models import Membership, ServiceAccount, User
-from accounts.services import clean_name, save_unique
+from accounts.services import clean_name, lock_org, save_unique
 from accounts.teams.catalogue import (
     DESCRIPTION_MAX_LENGTH,
     SERVER_PERMISSIONS,
@@ -67,7 +67,8 @@ def permission_create(*, identity: Identity, name: str, description: str = "") -
     taken = f"A permission named '{name}' already exists."
     if is_builtin(name):
         raise Conflict(taken)
-    permission = Permission(org=identity.org, name=name, description=description)
+    org = lock_org(identity.org.pk)  # not being deleted meanwhile: a 404 rather than a 500
+    permission = Permission(org=org, name=name, description=description)
     save_unique(permission, conflict=taken)
     record("permission.create", actor=identity, target=permission)
     return permission
@@ -199,7 +200,8 @@ def _lock_team(team: Team) -> Team:
 
 @transaction.atomic
 def team_create(*, identity: Identity, name: str, email: str = "") -> Team:
-    team = Team(org=identity.org, name=_clean_team_name(name), email=_clean_email(email))
+    org = lock_org(identity.org.pk)  # not being deleted meanwhile: a 404 rather than a 500
+    team = Team(org=org, name=_clean_team_name(name), email=_clean_email(email))
     save_unique(team, conflict=_name_taken(team.name))
     record("team.create", actor=identity, target=team, details={"email": team.email})
     return team

@@ -15,13 +15,18 @@ import pytest
 from django.db import connections
 
 from accounts import services
-from accounts.errors import NotFound
-from accounts.models import Organization, ServiceAccount, Team, TeamMember
-from accounts.services import org_delete, service_account_delete
+from accounts.errors import NotFound, Refusal
+from accounts.invites.models import invite_digest
+from accounts.invites.services import invite_accept_new, invite_create
+from accounts.models import Organization, ServiceAccount, Team, TeamMember, User
+from accounts.roles import Role
+from accounts.services import membership_add, org_delete, service_account_delete
 from accounts.teams import services as team_services
-from accounts.teams.services import team_create, team_member_add
+from accounts.teams.services import permission_create, team_create, team_member_add
 from tests.helpers import (
+    PASSWORD,
     SYSTEM,
+    make_user,
     needs_postgresql,
     until_another_transaction_waits_for_ours,
     while_held,
@@ -149,3 +154,44 @@ def test_a_team_member_added_while_its_org_is_deleted_goes_with_it(
         finish()
     assert not Team.objects.filter(org_id=org.pk).exists()
     assert not TeamMember.objects.filter(service_account_id=robot.pk).exists()
+
+
+def refused_after_the_org_is_deleted(org, act: Callable[[], object], refusal: type) -> None:
+    """``act``, coming while ``org`` is being deleted, waits for it and raises ``refusal``."""
+    with pytest.raises(refusal):
+        while_held(lambda: org_delete(actor=SYSTEM, org=org), act)
+    assert not Organization.objects.filter(pk=org.pk).exists()
+
+
+@pytest.mark.parametrize("what", ["team", "permission", "member"])
+def test_adding_to_an_org_being_deleted_is_not_found(org, org_admin, editor, other_org, what):
+    """Not an IntegrityError at commit (a 500): the write waits for the org's lock, then finds
+    no org."""
+    if what == "member":
+        make_user("mallory", other_org, Role.VIEWER)
+    acts = {
+        "team": lambda: team_create(identity=org_admin, name="late"),
+        "permission": lambda: permission_create(identity=org_admin, name="late:read"),
+        "member": lambda: membership_add(
+            identity=org_admin, org=org, user=User.objects.get(username="mallory"), role=Role.VIEWER
+        ),
+    }
+    refused_after_the_org_is_deleted(org, acts[what], NotFound)
+
+
+def test_accepting_an_invite_of_an_org_being_deleted_is_refused(org, org_admin):
+    _, secret = invite_create(
+        identity=org_admin,
+        login_or_email="new@example.com",
+        role=Role.VIEWER,
+        send_email=False,
+        base_url="http://testserver",
+    )
+
+    def accept() -> None:
+        invite_accept_new(
+            digest=invite_digest(secret), login="newbie", name="", password=PASSWORD, address=None
+        )
+
+    refused_after_the_org_is_deleted(org, accept, Refusal)
+    assert not User.objects.filter(username="newbie").exists()
