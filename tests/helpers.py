@@ -93,10 +93,13 @@ def until_another_transaction_waits_for_ours() -> None:
             time.sleep(0.01)
 
 
-def while_held(hold: Callable[[], object], act: Callable[[], T]) -> T:
+def while_held(
+    hold: Callable[[], object], act: Callable[[], T], *, then: Callable[[], object] = lambda: None
+) -> T:
     """Run ``hold`` in a transaction on another connection and, while that transaction is still
-    open, ``act`` here: ``act`` sees what ``hold`` did only if it waits for the lock. The
-    transaction ends once ``act`` waits for it, so ``act`` cannot come too late."""
+    open, ``act`` here: ``act`` sees what ``hold`` did only if it waits for the lock. Once
+    ``act`` waits for it, the transaction runs ``then`` (taking a lock ``act`` may hold: a
+    deadlock if they lock in opposite orders) and ends, so ``act`` cannot come too late."""
     ready = threading.Event()
     errors: list[Exception] = []
 
@@ -106,6 +109,7 @@ def while_held(hold: Callable[[], object], act: Callable[[], T]) -> T:
                 hold()
                 ready.set()
                 until_another_transaction_waits_for_ours()
+                then()
         except Exception as exc:  # re-raised below, in the test's thread
             errors.append(exc)
         finally:

@@ -2,11 +2,10 @@
 one call, learns only counts, and every affected org's Admins are told."""
 
 import json
-import threading
 
 import pytest
 from django.core import mail
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -23,7 +22,7 @@ from tests.helpers import (
     identity_of,
     needs_postgresql,
     signed_in,
-    until_another_transaction_waits_for_ours,
+    while_held,
 )
 from tokens import format as token_format
 from tokens.models import ServiceAccountToken
@@ -227,29 +226,10 @@ def test_reports_take_the_orgs_audit_tallies_in_one_order(
         identity=org_admin, account=make_account("robot"), name="ci", expires_at=None
     )
     first, second = sorted([org.pk, other_org.pk])
-    held = threading.Event()
-    errors: list[Exception] = []
-
-    def hold_first_then_take_second() -> None:
-        try:
-            with transaction.atomic():
-                add_to_tally(first, 1)
-                held.set()
-                until_another_transaction_waits_for_ours()
-                add_to_tally(second, 1)
-        except Exception as exc:  # re-raised below, in the test's thread
-            errors.append(exc)
-        finally:
-            held.set()
-            connections.close_all()
-
-    other = threading.Thread(target=hold_first_then_take_second)
-    other.start()
-    held.wait()
-    try:
-        response = report(Client(), [older, newer])
-    finally:
-        other.join()
-    assert errors == []
+    response = while_held(
+        lambda: add_to_tally(first, 1),
+        lambda: report(Client(), [older, newer]),
+        then=lambda: add_to_tally(second, 1),
+    )
     assert response.status_code == 200
     assert response.json()["revoked"] == 2
