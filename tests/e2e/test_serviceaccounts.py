@@ -10,6 +10,7 @@ from playwright.sync_api import Locator, Page, expect
 from accounts.access import Identity
 from accounts.models import ServiceAccount
 from accounts.roles import Role
+from accounts.serviceaccount_views import PER_PAGE
 from accounts.services import service_account_create
 from tests.helpers import log_in
 
@@ -243,3 +244,21 @@ def test_the_core_flow_works_without_javascript(page: Page, admin, other_account
     expect(page.get_by_role("link", name="Grafana backup", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="CI deployer", exact=True)).to_have_count(0)
     assert not ServiceAccount.objects.filter(pk=account.pk).exists()
+
+
+def test_next_and_previous_page_through_the_list(page: Page, admin, org):
+    """The paging links sit inside #sa-results, whose own refresh sends its current page: they
+    must not inherit it, or Next asks for page=2&…&page=1 and stays on page 1."""
+    identity = Identity(kind="user", org=org, role=Role.ADMIN, user=admin)
+    for number in range(PER_PAGE + 1):
+        service_account_create(identity=identity, name=f"Account {number:03d}")
+    log_in(page, "alice")
+    paging = page.get_by_role("navigation", name="Pages")
+    expect(paging).to_contain_text(f"Page 1 of 2 · {PER_PAGE + 1} service accounts")
+    paging.get_by_role("link", name="Next").click()
+    expect(paging).to_contain_text("Page 2 of 2")
+    expect(account_row(page, f"Account {PER_PAGE:03d}")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"[?&]page=2(&|$)"))
+    paging.get_by_role("link", name="Previous").click()
+    expect(paging).to_contain_text("Page 1 of 2")
+    expect(account_row(page, "Account 000")).to_be_visible()
