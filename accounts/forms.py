@@ -13,6 +13,8 @@ from accounts.roles import Role
 from accounts.services import check_new_user
 
 LOCKED_OUT_MESSAGE = "Too many failed login attempts. Wait a few minutes and try again."
+LOGIN_TAKEN = "A user with this login already exists."
+EMAIL_TAKEN = "A user with this e-mail address already exists."
 
 
 class LoginForm(AuthenticationForm):
@@ -103,18 +105,22 @@ def check_new_user_fields(
     each field in error its own message at once; ``fields`` renames the service's fields to
     the form's. A field that already failed keeps its first error."""
     data = form.cleaned_data
+    login, email = (data.get("login") or "").strip(), email.strip()
+    found: dict[str, Any] = {}
     try:
-        check_new_user(
-            login=data.get("login") or "",
-            email=email,
-            name=data.get("name") or "",
-            password=password,
-        )
+        check_new_user(login=login, email=email, name=data.get("name") or "", password=password)
     except ValidationError as exc:
-        for name, errors in exc.error_dict.items():
-            field = (fields or {}).get(name, name)
-            if field in form.fields and field not in form.errors:
-                form.add_error(field, errors)
+        found |= exc.error_dict
+    # The service refuses a taken login or address too, with one message for both and only
+    # once the rest is valid; looked up here, the form names the field among the others.
+    if login and User.objects.filter(username__iexact=login).exists():
+        found.setdefault("login", [ValidationError(LOGIN_TAKEN)])
+    if email and User.objects.filter(email__iexact=email).exists():
+        found.setdefault("email", [ValidationError(EMAIL_TAKEN)])
+    for name, errors in found.items():
+        field = (fields or {}).get(name, name)
+        if field in form.fields and field not in form.errors:
+            form.add_error(field, errors)
 
 
 def offer_roles(form: forms.Form, roles: list[Role]) -> None:

@@ -181,7 +181,20 @@ class TestUsers:
             )
         body = {"login": "ROOT", "password": "a-long-and-unusual-passphrase"}
         errors = root_client.post("/admin/users/new", body).context["form"].errors
-        assert errors == {"login": ["User with same login or email already exists"]}
+        assert errors == {"login": ["A user with this login already exists."]}
+
+    def test_create_names_a_taken_login_and_a_taken_address_beside_the_other_errors(
+        self, root_client, admin
+    ):
+        body = {"login": "ALICE", "email": "Alice@Example.com", "password": "1"}
+        errors = root_client.post("/admin/users/new", body).context["form"].errors
+        assert errors["login"] == ["A user with this login already exists."]
+        assert errors["email"] == ["A user with this e-mail address already exists."]
+        assert errors["password"][0].startswith("This password is too short.")
+        body = {"login": "someone-new", "email": "ALICE@example.com", "password": PASSWORD}
+        errors = root_client.post("/admin/users/new", body).context["form"].errors
+        assert errors == {"email": ["A user with this e-mail address already exists."]}
+        assert not User.objects.filter(username="someone-new").exists()
 
     def test_edit_name_and_email(self, root_client, admin, editor):
         root_client.post(f"/admin/users/{editor.pk}", {"name": "Ed", "email": "ed@example.com"})
