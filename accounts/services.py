@@ -167,6 +167,11 @@ USER_TAKEN = "User with same login or email already exists"
 LAST_SERVER_ADMIN = "Cannot take away the last server admin"
 
 
+def main_org() -> Organization | None:
+    """Where a user created without an org goes (the first org, made by the migrations)."""
+    return Organization.objects.filter(pk=MAIN_ORG_ID).first()
+
+
 @transaction.atomic
 def user_create(
     *,
@@ -189,7 +194,7 @@ def user_create(
     user.set_password(password)
     user.is_superuser = user.is_staff = is_server_admin
     if org is None:
-        org = Organization.objects.filter(pk=MAIN_ORG_ID).first()
+        org = main_org()
     user.current_org = org
     save_unique(user, conflict=USER_TAKEN)
     if org is not None:

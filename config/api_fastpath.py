@@ -44,7 +44,7 @@ class Route:
 
 # Exact paths (PATH_INFO) of header-authenticated API views.
 ROUTES = {
-    "/api/org": Route(api.current_org, frozenset({"GET", "HEAD"})),
+    "/api/org": Route(api.current_org, frozenset({"GET"})),  # the view's one method
     "/api/auth/verify": Route(verification.verify, None),
 }
 

@@ -45,6 +45,7 @@ from accounts.serveradmin.forms import (
     UserEditForm,
 )
 from accounts.services import (
+    main_org,
     membership_add,
     membership_remove,
     membership_update,
@@ -216,7 +217,8 @@ def user_create_view(request: SignedInRequest) -> HttpResponse:
         else:
             messages.success(request, f"Created the user {user.username}.")
             return redirect("admin-user", user.pk)
-    return render(request, "accounts/admin_user_create.html", {"nav_active": USERS, "form": form})
+    context = {"nav_active": USERS, "form": form, "main_org": main_org()}
+    return render(request, "accounts/admin_user_create.html", context)
 
 
 def _user_page(

@@ -12,7 +12,7 @@ from django.core import mail
 from django.test import Client
 
 from accounts.errors import Refusal
-from accounts.models import Membership, Organization, ServiceAccount, Team, User
+from accounts.models import MAIN_ORG_ID, Membership, Organization, ServiceAccount, Team, User
 from accounts.roles import Role
 from apikeys.models import ApiKey
 from tests.helpers import (
@@ -150,6 +150,11 @@ class TestUsers:
         assert f'href="{page}/orgs/{org.pk}/remove' not in html
         assert html.count("The only Admin: make another member Admin first.") == 1
         assert f'href="{page}/orgs/{other_org.pk}/remove' in html
+
+    def test_the_new_user_form_names_the_org_new_users_join(self, root_client):
+        Organization.objects.filter(pk=MAIN_ORG_ID).update(name="Headquarters")
+        html = page_text(root_client.get("/admin/users/new"))
+        assert "The new user joins <strong>Headquarters</strong> as a Viewer." in html
 
     def test_the_new_user_form_shows_the_password_rules(self, root_client):
         html = page_text(root_client.get("/admin/users/new"))

@@ -141,7 +141,7 @@ def test_profile_offers_a_switch_only_with_another_org_and_selects_the_current_o
     client = signed_in(admin)
     html = client.get("/profile").content.decode()
     assert "Switch organization" not in html
-    assert f"You are a member of {org.name}." in html
+    assert f"Your organization: <strong>{org.name}</strong>" in html
     Membership.objects.create(org=other_org, user=admin, role="Viewer")
     html = client.get("/profile").content.decode()
     assert "Switch organization" in html

@@ -7,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts.models import MAIN_ORG_ID, Membership, Organization, User
+from accounts.models import Membership, User
 from accounts.roles import Role
+from accounts.services import main_org
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         username = os.environ.get("KEYHOUSE_ADMIN_USER", "").strip() or "admin"
         password = os.environ.get("KEYHOUSE_ADMIN_PASSWORD", "")
-        org = Organization.objects.filter(pk=MAIN_ORG_ID).first()
+        org = main_org()
         if org is None:
             raise CommandError("Main Org. is missing: run `manage.py migrate` first.")
         if User.objects.filter(username=username).exists():
