@@ -4,6 +4,7 @@ dialog with htmx; actions follow the pattern of ``accounts.ui``."""
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from django.contrib import messages
@@ -36,6 +37,8 @@ PAGE_TEMPLATE = "apikeys/apikeys.html"
 MIGRATE_TEMPLATE = "apikeys/migrate.html"
 KEYS_CHANGED = "apiKeysChanged"  # refreshes the table only, so a reveal stays on screen
 KEYS_MIGRATED = "apiKeysMigrated"  # refreshes the whole page content
+# The preview lists the first keys only: an org may have 100 000 of them.
+PREVIEW_ROWS = 100
 PARTIALS = {"apikeys-content": "content", "apikeys-table": "keys_table"}
 
 
@@ -149,9 +152,12 @@ def migrate_all(request: AppRequest) -> HttpResponse:
         return hidden
     context: dict[str, Any] = {"nav_active": "apikeys", "in_dialog": htmx_partial(request)}
     if request.method == "GET":
-        now = timezone.now()
-        context["plan"] = plan = list(plan_migration(request.identity.org))
-        context["expired"] = sum(item.key.is_expired(now) for item in plan)
+        org, now = request.identity.org, timezone.now()
+        keys = ApiKey.objects.filter(org=org).unmigrated()
+        total = keys.count()
+        context["plan"] = plan = list(islice(plan_migration(org), PREVIEW_ROWS))
+        context["total"], context["more"] = total, total - len(plan)
+        context["expired"] = total - keys.unexpired(now).count()
         context["now"] = now
     else:
         context["result"] = migrate_keys(request.identity.org, actor=request.identity)

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from accounts.models import ServiceAccount
 from apikeys import format as key_format
+from apikeys import views
 from apikeys.models import ApiKey
 from tests.helpers import HTMX, bearer, htmx_from, htmx_to, revealed_secret, triggered
 
@@ -153,11 +154,23 @@ class TestWizard:
         listed = admin_client.get("/org/apikeys").content.decode()
         assert ">old<" not in listed  # the list hides expired keys by default
         preview = admin_client.get("/org/apikeys/migrate").content.decode()
-        assert "3 API keys will become service accounts (1 of them expired)." in preview
+        assert "3 API keys will become service accounts (1 of them have expired)." in preview
         assert "Expired keys are migrated too" in preview
         assert "<td>old ⚠" in preview.replace('<span class="badge badge-warning">', "")
         summary = admin_client.post("/org/apikeys/migrate").content.decode()
         assert "<dt>Migrated</dt><dd>3</dd>" in summary
+
+    def test_the_preview_of_many_keys_lists_the_first_and_counts_the_rest(
+        self, admin_client, make_key, monkeypatch
+    ):
+        monkeypatch.setattr(views, "PREVIEW_ROWS", 2)
+        for name in ("a", "b", "c", "d", "e"):
+            make_key(name)
+        ApiKey.objects.filter(name="e").update(expires_at=timezone.now() - timedelta(days=1))
+        preview = admin_client.get("/org/apikeys/migrate").content.decode()
+        assert "5 API keys will become service accounts (1 of them have expired)." in preview
+        assert preview.count("<td>sa-autogen-") == 2
+        assert "… and 3 more API keys, named the same way." in preview
 
     def test_htmx_steps_are_dialog_fragments(self, admin_client, make_key):
         make_key("deploy")

@@ -160,7 +160,9 @@ def test_api_keys_and_every_step_of_the_migration_wizard(page: Page, identity):
     page.get_by_role("link", name="Migrate to service accounts now").click()
     dialog = page.locator("dialog#migrate-dialog")
     expect(dialog).to_have_attribute("open", "")
-    expect(dialog).to_contain_text("3 API keys will become service accounts (1 of them expired).")
+    expect(dialog).to_contain_text(
+        "3 API keys will become service accounts (1 of them have expired)."
+    )
     assert_accessible(page, "the migration plan")
     dialog.get_by_role("button", name="Yes, migrate now").click()
     expect(dialog.get_by_role("heading", name="Migration summary")).to_be_visible()
