@@ -154,7 +154,7 @@ class TestWizard:
         listed = admin_client.get("/org/apikeys").content.decode()
         assert ">old<" not in listed  # the list hides expired keys by default
         preview = admin_client.get("/org/apikeys/migrate").content.decode()
-        assert "3 API keys will become service accounts (1 of them have expired)." in preview
+        assert "3 API keys will become service accounts (1 of them has expired)." in preview
         assert "Expired keys are migrated too" in preview
         assert "<td>old ⚠" in preview.replace('<span class="badge badge-warning">', "")
         summary = admin_client.post("/org/apikeys/migrate").content.decode()
@@ -168,7 +168,7 @@ class TestWizard:
             make_key(name)
         ApiKey.objects.filter(name="e").update(expires_at=timezone.now() - timedelta(days=1))
         preview = admin_client.get("/org/apikeys/migrate").content.decode()
-        assert "5 API keys will become service accounts (1 of them have expired)." in preview
+        assert "5 API keys will become service accounts (1 of them has expired)." in preview
         assert preview.count("<td>sa-autogen-") == 2
         assert "… and 3 more API keys, named the same way." in preview
 

@@ -161,7 +161,7 @@ def test_api_keys_and_every_step_of_the_migration_wizard(page: Page, identity):
     dialog = page.locator("dialog#migrate-dialog")
     expect(dialog).to_have_attribute("open", "")
     expect(dialog).to_contain_text(
-        "3 API keys will become service accounts (1 of them have expired)."
+        "3 API keys will become service accounts (1 of them has expired)."
     )
     assert_accessible(page, "the migration plan")
     dialog.get_by_role("button", name="Yes, migrate now").click()
