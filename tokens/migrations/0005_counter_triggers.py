@@ -8,6 +8,7 @@ On SQLite a table that Django remakes to alter it loses its triggers: a later mi
 alters either table must create them again (tests/accounts/test_counters.py would fail).
 """
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import migrations
 
 # (counted table, its foreign key, the table holding the counter, the counter)
@@ -47,7 +48,8 @@ def _statements(vendor: str, table: str, fk: str, parent: str, counter: str) -> 
             f"FOR EACH ROW WHEN (OLD.{fk} IS DISTINCT FROM NEW.{fk}) EXECUTE FUNCTION {name}()",
             fill,
         ]
-    raise NotImplementedError(f"no counter triggers for {vendor}")
+    # Keyhouse runs on SQLite (embedded) and PostgreSQL (production) only (DESIGN §9).
+    raise ImproperlyConfigured(f"Keyhouse needs SQLite or PostgreSQL, not {vendor}")
 
 
 def _dropped(vendor: str, table: str, fk: str, parent: str, counter: str) -> list[str]:
