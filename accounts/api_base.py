@@ -77,6 +77,8 @@ def api_view(
                 response["Allow"] = ", ".join(sorted(allowed))
             return with_api_headers(response)
 
+        wrapper.api_methods = None if any_method else allowed  # type: ignore[attr-defined]
+
         def _respond(
             request: AppRequest, view: View, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> HttpResponse:
@@ -103,6 +105,12 @@ def api_view(
         return wrapper
 
     return decorator
+
+
+def api_methods(view: Callable[..., object]) -> frozenset[str] | None:
+    """The methods an ``api_view`` serves (None: every method)."""
+    methods: frozenset[str] | None = view.api_methods  # type: ignore[attr-defined]
+    return methods
 
 
 def parse_json_object(request: HttpRequest) -> dict[str, Any]:

@@ -20,7 +20,6 @@ the same requests both ways and requires the same answers, headers and side effe
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -32,20 +31,16 @@ from django.utils.log import log_response
 from django.utils.module_loading import import_string
 
 from accounts import api, verification
+from accounts.api_base import api_methods
 
 View = Callable[[HttpRequest], HttpResponseBase]
 
 
-@dataclass(frozen=True)
-class Route:
-    view: View
-    methods: frozenset[str] | None  # None: every method
-
-
-# Exact paths (PATH_INFO) of header-authenticated API views.
-ROUTES = {
-    "/api/org": Route(api.current_org, frozenset({"GET"})),  # the view's one method
-    "/api/auth/verify": Route(verification.verify, None),
+# Exact paths (PATH_INFO) of header-authenticated API views; each serves the methods its
+# ``api_view`` declares.
+ROUTES: dict[str, View] = {
+    "/api/org": api.current_org,
+    "/api/auth/verify": verification.verify,
 }
 
 # The middleware the fast path runs, in MIDDLEWARE's order: they set headers (Security,
@@ -114,20 +109,21 @@ class FastPathHandler(WSGIHandler):
     def _call_view(self, request: HttpRequest) -> HttpResponseBase:
         """What ``BaseHandler._get_response`` does once the URL is resolved (API views answer
         plain responses, never template responses)."""
-        route = fast_route(request)
-        assert route is not None
+        view = fast_route(request)
+        assert view is not None
         for process_view in self._fast_view_middleware:
-            response = process_view(request, route.view, (), {})
+            response = process_view(request, view, (), {})
             if response is not None:
                 return response
-        return route.view(request)
+        return view(request)
 
 
-def fast_route(request: HttpRequest) -> Route | None:
-    """The route of a request the fast path serves, or None for Django's full path."""
-    route = ROUTES.get(request.path_info)
-    if route is None or not request.META.get("HTTP_AUTHORIZATION"):
+def fast_route(request: HttpRequest) -> View | None:
+    """The view of a request the fast path serves, or None for Django's full path."""
+    view = ROUTES.get(request.path_info)
+    if view is None or not request.META.get("HTTP_AUTHORIZATION"):
         return None
-    if route.methods is not None and request.method not in route.methods:
+    methods = api_methods(view)
+    if methods is not None and request.method not in methods:
         return None
-    return route
+    return view
